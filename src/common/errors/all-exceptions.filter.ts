@@ -1,0 +1,126 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { QueryFailedError } from 'typeorm';
+import { ApiError } from './api-error';
+import { ErrorBody, ErrorCode } from './error-codes';
+
+const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
+  400: 'VALIDATION_FAILED',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'NOT_FOUND',
+  412: 'VERSION_MISMATCH',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+/** Which unique index means which 409: matched against the driver's message (index name on MySQL, table.column on SQLite). */
+const UNIQUE_VIOLATIONS: [RegExp, ErrorCode, string][] = [
+  [/UQ_products_sku_key|products\.sku_key/, 'SKU_TAKEN', 'SKU is already taken'],
+  [/UQ_warehouses_code|warehouses\.code/, 'WAREHOUSE_CODE_TAKEN', 'Warehouse code is already taken'],
+  [/UQ_users_username|users\.username/, 'USERNAME_TAKEN', 'Username is already taken'],
+];
+
+/** Driver error codes that mean "the database is not there right now", not "the request is wrong". */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'SQLITE_BUSY',
+]);
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
+
+interface DriverError {
+  code?: string;
+  errno?: number;
+  message?: string;
+  fatal?: boolean;
+}
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const driver = (error instanceof QueryFailedError ? error.driverError : error) as DriverError | null;
+  if (!driver || typeof driver !== 'object') return false;
+  if (driver.code && UNAVAILABLE_CODES.has(driver.code)) return true;
+  return /pool is closed|connection is in closed state|can't add new command when connection is in closed state/i.test(
+    driver.message ?? '',
+  );
+}
+
+function uniqueViolation(error: unknown): ApiError | null {
+  if (!(error instanceof QueryFailedError)) return null;
+  const driver = error.driverError as DriverError;
+  const isUnique = driver.code === 'ER_DUP_ENTRY' || driver.code === 'SQLITE_CONSTRAINT_UNIQUE';
+  if (!isUnique) return null;
+  const match = UNIQUE_VIOLATIONS.find(([pattern]) => pattern.test(driver.message ?? ''));
+  return match ? new ApiError(match[1], match[2]) : null;
+}
+
+/** Fastify's own errors (body limit, content type, malformed JSON) carry a status and an FST_ code. */
+function frameworkError(error: unknown): ApiError | null {
+  const e = error as { statusCode?: number; code?: string; message?: string };
+  if (typeof e?.statusCode !== 'number' || e.statusCode >= 500) return null;
+  if (!(error instanceof SyntaxError) && !e.code?.startsWith('FST_')) return null;
+  const code = CODE_BY_STATUS[e.statusCode] ?? 'VALIDATION_FAILED';
+  const message = code === 'VALIDATION_FAILED' ? 'Request body is not valid JSON' : (e.message ?? code);
+  return new ApiError(code, message, code === 'VALIDATION_FAILED' ? { fields: { body: [message] } } : undefined);
+}
+
+function fromHttpException(exception: HttpException): ApiError {
+  const status = exception.getStatus();
+  const code = CODE_BY_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED');
+  const message = status === 404 ? 'Not found' : exception.message;
+  if (code === 'VALIDATION_FAILED') return ApiError.validation({ body: [message] });
+  const retryAfter =
+    code === 'RATE_LIMITED' || code === 'SERVICE_UNAVAILABLE' ? UNAVAILABLE_RETRY_AFTER_SECONDS : undefined;
+  return new ApiError(code, message, undefined, retryAfter);
+}
+
+/** The one place every error becomes the contract's error body. */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const error = this.toApiError(exception, request.id);
+    const body: ErrorBody = {
+      statusCode: error.status,
+      code: error.code,
+      message: error.message,
+      ...(error.details ? { details: error.details } : {}),
+      requestId: request.id,
+    };
+    if (error.retryAfter !== undefined) void reply.header('Retry-After', String(error.retryAfter));
+    void reply.status(error.status).header('Content-Type', 'application/json; charset=utf-8').send(body);
+  }
+
+  private toApiError(exception: unknown, requestId: string): ApiError {
+    if (exception instanceof ApiError) return exception;
+    if (exception instanceof HttpException) return fromHttpException(exception);
+    const known = frameworkError(exception) ?? uniqueViolation(exception);
+    if (known) return known;
+    if (isDatabaseUnavailable(exception)) {
+      this.logger.warn({ requestId, err: exception }, 'Database unavailable');
+      return new ApiError(
+        'SERVICE_UNAVAILABLE',
+        'The database is unavailable; retry shortly',
+        undefined,
+        UNAVAILABLE_RETRY_AFTER_SECONDS,
+      );
+    }
+    this.logger.error({ requestId, err: exception }, 'Unhandled error');
+    return new ApiError('INTERNAL', 'Internal server error');
+  }
+}

@@ -1,0 +1,25 @@
+import { ERROR_STATUS, ErrorCode } from './error-codes';
+
+/** A domain error: carries the contract's code; the exception filter turns it into the error body. */
+export class ApiError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    /** Seconds, sent as Retry-After (429 and 503). */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    this.status = ERROR_STATUS[code];
+  }
+
+  static validation(fields: Record<string, string[]>): ApiError {
+    return new ApiError('VALIDATION_FAILED', 'Request validation failed', { fields });
+  }
+
+  static notFound(what: string, details: Record<string, unknown>): ApiError {
+    return new ApiError('NOT_FOUND', `${what} not found`, details);
+  }
+}

@@ -1,0 +1,26 @@
+import { registerAs } from '@nestjs/config';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { validateConfig } from './validate-config';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+class AppEnv {
+  @IsOptional() @IsInt() @Min(0) @Max(65535) PORT?: number;
+  @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
+  @IsOptional() @IsIn(LOG_LEVELS) LOG_LEVEL?: (typeof LOG_LEVELS)[number];
+}
+
+export interface AppConfig {
+  port: number;
+  production: boolean;
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export const appConfig = registerAs('app', (): AppConfig => {
+  const env = validateConfig(process.env, AppEnv);
+  return {
+    port: env.PORT ?? 3000,
+    production: env.NODE_ENV === 'production',
+    logLevel: env.LOG_LEVEL ?? 'info',
+  };
+});

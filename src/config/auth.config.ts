@@ -1,0 +1,78 @@
+import { registerAs } from '@nestjs/config';
+import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readDatabaseConfig } from './database.config';
+import { ConfigError, validateConfig } from './validate-config';
+
+export const USERNAME_PATTERN = /^[a-z0-9._-]{3,64}$/;
+const DURATION_PATTERN = /^(\d{1,9})([smhd]?)$/;
+const MIN_PRODUCTION_SECRET_BYTES = 32;
+
+class AuthEnv {
+  @IsOptional() @IsString() @Length(1, 4096) JWT_SECRET?: string;
+  @IsOptional()
+  @Matches(DURATION_PATTERN, { message: 'must be seconds or a number with s, m, h or d (e.g. 900, 15m, 1h)' })
+  JWT_TTL?: string;
+  @IsOptional() @Matches(USERNAME_PATTERN, { message: 'must be 3..64 of [a-z0-9._-]' }) ADMIN_USERNAME?: string;
+  @IsOptional() @IsString() @Length(12, 128) ADMIN_PASSWORD?: string;
+  @IsOptional() @IsInt() @Min(0) @Max(10_000_000) RATE_LIMIT_PER_MINUTE?: number;
+  @IsOptional() @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' }) REDIS_URL?: string;
+}
+
+export interface AuthConfig {
+  jwtSecret: string;
+  jwtTtlSeconds: number;
+  adminUsername: string;
+  adminPassword: string | null;
+  rateLimitPerMinute: number;
+  redisUrl: string | null;
+}
+
+export function parseDuration(value: string): number {
+  const match = DURATION_PATTERN.exec(value);
+  if (!match) throw new ConfigError(`Invalid duration: ${value}`);
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}
+
+/** Outside production a missing secret is generated once and kept beside the data so tokens survive restarts. */
+function developmentSecret(): string {
+  const db = readDatabaseConfig();
+  const folder = db.type === 'sqlite' ? dirname(db.path) : 'data';
+  const file = join(folder, 'jwt-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(folder, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  try {
+    writeFileSync(file, secret + '\n', { mode: 0o600, flag: 'wx' });
+    return secret;
+  } catch (error) {
+    // another process created it first: use theirs
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
+    throw error;
+  }
+}
+
+export function readAuthConfig(): AuthConfig {
+  const env = validateConfig(process.env, AuthEnv);
+  const production = process.env.NODE_ENV === 'production';
+  if (production && Buffer.byteLength(env.JWT_SECRET ?? '') < MIN_PRODUCTION_SECRET_BYTES) {
+    throw new ConfigError(
+      `Invalid configuration: JWT_SECRET: production needs at least ${MIN_PRODUCTION_SECRET_BYTES} bytes`,
+    );
+  }
+  const jwtTtlSeconds = parseDuration(env.JWT_TTL ?? '1h');
+  if (jwtTtlSeconds < 1) throw new ConfigError('Invalid configuration: JWT_TTL: must be at least 1 second');
+  return {
+    jwtSecret: env.JWT_SECRET ?? developmentSecret(),
+    jwtTtlSeconds,
+    adminUsername: env.ADMIN_USERNAME ?? 'admin',
+    adminPassword: env.ADMIN_PASSWORD ?? null,
+    rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE ?? 6000,
+    redisUrl: env.REDIS_URL ?? null,
+  };
+}
+
+export const authConfig = registerAs('auth', readAuthConfig);

@@ -1,0 +1,44 @@
+import { registerAs } from '@nestjs/config';
+import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, Min, ValidateIf } from 'class-validator';
+import { validateConfig } from './validate-config';
+
+class DatabaseEnv {
+  @IsOptional() @IsIn(['sqlite', 'mysql']) DB_TYPE?: 'sqlite' | 'mysql';
+  @IsOptional() @IsString() @IsNotEmpty() DB_PATH?: string;
+  @ValidateIf((env: DatabaseEnv) => env.DB_TYPE === 'mysql') @IsString() @IsNotEmpty() DB_HOST?: string;
+  @IsOptional() @IsInt() @Min(1) @Max(65535) DB_PORT?: number;
+  @ValidateIf((env: DatabaseEnv) => env.DB_TYPE === 'mysql') @IsString() @IsNotEmpty() DB_USER?: string;
+  @IsOptional() @IsString() DB_PASSWORD?: string;
+  @ValidateIf((env: DatabaseEnv) => env.DB_TYPE === 'mysql') @IsString() @IsNotEmpty() DB_NAME?: string;
+  @IsOptional() @IsInt() @Min(1) @Max(1000) DB_POOL_SIZE?: number;
+}
+
+export type DatabaseConfig =
+  | { type: 'sqlite'; path: string }
+  | {
+      type: 'mysql';
+      host: string;
+      port: number;
+      user: string;
+      password: string;
+      name: string;
+      poolSize: number;
+    };
+
+export function readDatabaseConfig(source: NodeJS.ProcessEnv = process.env): DatabaseConfig {
+  const env = validateConfig(source, DatabaseEnv);
+  if (env.DB_TYPE === 'mysql') {
+    return {
+      type: 'mysql',
+      host: env.DB_HOST!,
+      port: env.DB_PORT ?? 3306,
+      user: env.DB_USER!,
+      password: env.DB_PASSWORD ?? '',
+      name: env.DB_NAME!,
+      poolSize: env.DB_POOL_SIZE ?? 20,
+    };
+  }
+  return { type: 'sqlite', path: env.DB_PATH ?? 'data/inventory.sqlite' };
+}
+
+export const databaseConfig = registerAs('database', () => readDatabaseConfig());

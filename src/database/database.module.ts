@@ -1,0 +1,28 @@
+import { Global, Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Config } from '../config';
+import { dataSourceOptions } from './data-source.options';
+import { runMigrations } from './migrate';
+import { TransactionService } from './transaction.service';
+
+@Global()
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<Config, true>) =>
+        dataSourceOptions(config.getOrThrow('database', { infer: true })),
+      // the schema is brought current before anything else touches the database
+      dataSourceFactory: async (options) => {
+        const dataSource = await new DataSource(options!).initialize();
+        await runMigrations(dataSource);
+        return dataSource;
+      },
+    }),
+  ],
+  providers: [TransactionService],
+  exports: [TransactionService],
+})
+export class DatabaseModule {}

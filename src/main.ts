@@ -1,0 +1,32 @@
+import { ConfigService } from '@nestjs/config';
+import { Logger } from 'nestjs-pino';
+import { createApp } from './app.factory';
+import { Config, configLoaders } from './config';
+import { ConfigError } from './config/validate-config';
+
+async function bootstrap(): Promise<void> {
+  try {
+    configLoaders.forEach((load) => load());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  const app = await createApp();
+  const config = app.get<ConfigService<Config, true>>(ConfigService);
+  const { port } = config.getOrThrow('app', { infer: true });
+  const database = config.getOrThrow('database', { infer: true });
+  await app.listen({ port, host: '0.0.0.0' });
+  const url = `http://localhost:${port}`;
+  const where =
+    database.type === 'sqlite' ? `SQLite ${database.path}` : `MySQL ${database.host}:${database.port}/${database.name}`;
+  const admin = config.getOrThrow('auth', { infer: true }).adminUsername;
+  app
+    .get(Logger)
+    .log(
+      `Inventory service listening on ${url} (${where}). Log in: curl -X POST ${url}/api/auth/login -H 'Content-Type: application/json' -d '{"username":"${admin}","password":"<password>"}'`,
+      'Bootstrap',
+    );
+}
+
+void bootstrap();

@@ -1,0 +1,22 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { TIMESTAMP } from '../../../database/columns';
+
+@Entity('audit_logs')
+@Index('IDX_audit_logs_action', ['action'])
+@Index('IDX_audit_logs_entity', ['entityType', 'entityId'])
+@Index('IDX_audit_logs_actor', ['actorUsername'])
+@Index('IDX_audit_logs_at', ['at'])
+export class AuditLog {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column(TIMESTAMP) at!: Date;
+  @Column({ name: 'actor_id', type: 'int', nullable: true }) actorId!: number | null;
+  @Column({ name: 'actor_username', type: 'varchar', length: 128 }) actorUsername!: string;
+  @Column({ name: 'actor_role', type: 'varchar', length: 16, nullable: true }) actorRole!: string | null;
+  @Column({ type: 'varchar', length: 64 }) action!: string;
+  @Column({ name: 'entity_type', type: 'varchar', length: 32 }) entityType!: string;
+  @Column({ name: 'entity_id', type: 'varchar', length: 64, nullable: true }) entityId!: string | null;
+  @Column({ type: 'simple-json', nullable: true }) before!: object | null;
+  @Column({ type: 'simple-json', nullable: true }) after!: object | null;
+  @Column({ name: 'request_id', type: 'varchar', length: 128, nullable: true }) requestId!: string | null;
+  @Column({ type: 'varchar', length: 64, nullable: true }) ip!: string | null;
+}

@@ -1,0 +1,79 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { JwtService } from '@nestjs/jwt';
+import { ApiError } from '../../common/errors/api-error';
+import { Config } from '../../config';
+import { TransactionService } from '../../database/transaction.service';
+import { AuditRepository } from '../audit/audit.repository';
+import { User } from '../users/entities/user.entity';
+import { PasswordService } from '../users/password.service';
+import { UsersRepository } from '../users/users.repository';
+import { LoginDto, LoginResponse } from './dto/login.dto';
+import { AccessTokenPayload } from './jwt.strategy';
+import { RateLimitsService } from './rate-limits.service';
+
+export interface LoginOrigin {
+  ip: string;
+  requestId: string;
+}
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly passwords: PasswordService,
+    private readonly jwt: JwtService,
+    private readonly limits: RateLimitsService,
+    private readonly audit: AuditRepository,
+    private readonly tx: TransactionService,
+    private readonly config: ConfigService<Config, true>,
+  ) {}
+
+  /** Unknown user, wrong password and disabled user answer alike, after the same amount of work. */
+  async login(dto: LoginDto, origin: LoginOrigin): Promise<LoginResponse> {
+    const throttleKey = dto.username.toLowerCase();
+    await this.limits.assertLoginAllowed(throttleKey, origin.ip);
+    const user = await this.users.findByUsername(dto.username);
+    const passwordMatches = await this.passwords.verify(user?.passwordHash ?? null, dto.password);
+    if (!user || !passwordMatches || user.disabled) {
+      await this.limits.recordLoginFailure(throttleKey, origin.ip);
+      await this.recordLogin('auth.login_failed', { id: null, username: dto.username, role: null }, user, origin);
+      throw new ApiError('INVALID_CREDENTIALS', 'Invalid username or password');
+    }
+    const accessToken = await this.issueToken(user);
+    await this.recordLogin('auth.login', user, user, origin);
+    return {
+      accessToken,
+      tokenType: 'Bearer',
+      expiresIn: this.config.getOrThrow('auth', { infer: true }).jwtTtlSeconds,
+      user: { id: user.id, username: user.username, role: user.role },
+    };
+  }
+
+  /** Signs an access token; `ttlSeconds` overrides JWT_TTL (the operator CLI issues long-lived monitor tokens). */
+  issueToken(user: User, ttlSeconds?: number): Promise<string> {
+    const payload: AccessTokenPayload = { sub: user.id, tv: user.tokenVersion };
+    const expiresIn = ttlSeconds ?? this.config.getOrThrow('auth', { infer: true }).jwtTtlSeconds;
+    return this.jwt.signAsync(payload, { expiresIn });
+  }
+
+  private recordLogin(
+    action: 'auth.login' | 'auth.login_failed',
+    actor: { id: number | null; username: string; role: string | null },
+    user: User | null,
+    origin: LoginOrigin,
+  ): Promise<void> {
+    return this.tx.run((manager) =>
+      this.audit.append(manager, {
+        actor: { id: actor.id, username: actor.username, role: actor.role },
+        action,
+        entityType: 'user',
+        entityId: user ? String(user.id) : null,
+        before: null,
+        after: null,
+        requestId: origin.requestId,
+        ip: origin.ip,
+      }),
+    );
+  }
+}

@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { AuthUser } from '../../common/decorators/auth.decorators';
+import { ApiError } from '../../common/errors/api-error';
+import { Config } from '../../config';
+import { UsersService } from '../users/users.service';
+
+export const JWT_ALGORITHM = 'HS256';
+
+export interface AccessTokenPayload {
+  sub: number;
+  /** The user's token version when issued: a role, password or disable change bumps it. */
+  tv: number;
+}
+
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy) {
+  constructor(
+    config: ConfigService<Config, true>,
+    private readonly users: UsersService,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: config.getOrThrow('auth', { infer: true }).jwtSecret,
+      algorithms: [JWT_ALGORITHM],
+      ignoreExpiration: false,
+    });
+  }
+
+  async validate(payload: Partial<AccessTokenPayload>): Promise<AuthUser> {
+    if (!Number.isSafeInteger(payload.sub) || !Number.isSafeInteger(payload.tv)) {
+      throw new ApiError('UNAUTHORIZED', 'Invalid access token');
+    }
+    const user = await this.users.findTokenUser(payload.sub as number);
+    if (!user || user.tokenVersion !== payload.tv) {
+      throw new ApiError('UNAUTHORIZED', 'Access token has been revoked');
+    }
+    return { id: user.id, username: user.username, role: user.role };
+  }
+}

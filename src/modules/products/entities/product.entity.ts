@@ -1,0 +1,19 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { TIMESTAMP } from '../../../database/columns';
+
+@Entity('products')
+@Index('UQ_products_sku_key', ['skuKey'], { unique: true })
+export class Product {
+  @PrimaryGeneratedColumn() id!: number;
+  @Column({ type: 'varchar', length: 64 }) sku!: string;
+  /** Lower-cased SKU: the unique key, so SKUs are unique ignoring case on every driver. */
+  @Column({ name: 'sku_key', type: 'varchar', length: 64 }) skuKey!: string;
+  @Column({ type: 'varchar', length: 200 }) name!: string;
+  @Column({ type: 'varchar', length: 2000, nullable: true }) description!: string | null;
+  @Column({ type: 'varchar', length: 16 }) unit!: string;
+  @Column({ name: 'reorder_point', type: 'int' }) reorderPoint!: number;
+  @Column({ type: 'int' }) version!: number;
+  @Column({ name: 'created_at', ...TIMESTAMP }) createdAt!: Date;
+  @Column({ name: 'updated_at', ...TIMESTAMP }) updatedAt!: Date;
+  @Column({ name: 'archived_at', ...TIMESTAMP, nullable: true }) archivedAt!: Date | null;
+}

@@ -1,0 +1,23 @@
+import { Body, Controller, Get, Post, Query } from '@nestjs/common';
+import { ReqContext, RequestContext, Roles } from '../../common/decorators/auth.decorators';
+import { PageQuery } from '../../common/http/pagination';
+import { ROLE_RULES } from '../../common/roles';
+import { CreateWarehouseDto } from './dto/warehouse.dto';
+import { WarehousesService } from './warehouses.service';
+
+@Controller('api/warehouses')
+export class WarehousesController {
+  constructor(private readonly warehouses: WarehousesService) {}
+
+  @Post()
+  @Roles(ROLE_RULES.manage)
+  create(@ReqContext() ctx: RequestContext, @Body() dto: CreateWarehouseDto) {
+    return this.warehouses.create(ctx, dto);
+  }
+
+  @Get()
+  @Roles(ROLE_RULES.read)
+  list(@Query() query: PageQuery) {
+    return this.warehouses.list(query);
+  }
+}

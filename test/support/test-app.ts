@@ -1,0 +1,76 @@
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import request from 'supertest';
+import type TestAgent from 'supertest/lib/agent';
+import { DataSource } from 'typeorm';
+import { createApp } from '../../src/app.factory';
+import { Role, ROLES } from '../../src/common/roles';
+import { createTestDatabase, TestDatabase } from './test-database';
+
+export const ADMIN = { username: 'admin', password: 'admin-password-123' };
+export const PASSWORD = 'correct-horse-battery';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  http: TestAgent;
+  dataSource: DataSource;
+  database: TestDatabase;
+  /** An access token for a user of each role (admin is the bootstrap admin). */
+  tokens: Record<Role, string>;
+  login(username: string, password: string): Promise<string>;
+  createUser(username: string, role: Role, password?: string): Promise<{ id: number; token: string }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots the real AppModule, as production builds it, on a fresh database of this project's driver,
+ * and logs in one user of each role.
+ */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  Object.assign(process.env, {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
+    ADMIN_USERNAME: ADMIN.username,
+    ADMIN_PASSWORD: ADMIN.password,
+    RATE_LIMIT_PER_MINUTE: '0',
+    ...database.env,
+    ...env,
+  });
+  const app = await createApp();
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  const http = request(app.getHttpServer());
+
+  const login = async (username: string, password: string): Promise<string> => {
+    const res = await http.post('/api/auth/login').send({ username, password }).expect(200);
+    return res.body.accessToken as string;
+  };
+  const adminToken = await login(ADMIN.username, ADMIN.password);
+  const createUser = async (username: string, role: Role, password = PASSWORD) => {
+    const res = await http
+      .post('/api/users')
+      .set('Authorization', `Bearer ${adminToken}`)
+      .send({ username, password, role })
+      .expect(201);
+    return { id: res.body.id as number, token: await login(username, password) };
+  };
+  const tokens = { admin: adminToken } as Record<Role, string>;
+  for (const role of ROLES.filter((r) => r !== 'admin')) tokens[role] = (await createUser(`${role}-user`, role)).token;
+
+  return {
+    app,
+    http,
+    dataSource: app.get(DataSource),
+    database,
+    tokens,
+    login,
+    createUser,
+    close: async () => {
+      await app.close();
+      await database.drop();
+    },
+  };
+}
+
+export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
