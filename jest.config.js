@@ -4,12 +4,13 @@ const common = {
   rootDir: '.',
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.spec.json', useESM: true }] },
+  setupFiles: ['reflect-metadata'],
 };
 const e2e = (driver) => ({
   ...common,
   displayName: `e2e-${driver}`,
   testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
-  setupFiles: [`<rootDir>/test/support/use-${driver}.cjs`],
+  setupFiles: ['reflect-metadata', `<rootDir>/test/support/use-${driver}.cjs`],
 });
 
 module.exports = {

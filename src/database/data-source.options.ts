@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createConnection } from 'mysql2/promise';
 import { DataSourceOptions } from 'typeorm';
 import { DatabaseConfig } from '../config/database.config';
 import { AuditLog } from '../modules/audit/entities/audit-log.entity';
@@ -12,8 +13,30 @@ import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations';
 export const ENTITIES = [User, Warehouse, Product, StockLevel, AuditLog];
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
+export type MysqlFlavor = 'mysql' | 'mariadb';
+
+/**
+ * DB_TYPE=mysql serves MySQL 8 and MariaDB alike; TypeORM reads MariaDB's schema correctly only
+ * when told it is MariaDB, so ask the server once at start.
+ */
+export async function detectMysqlFlavor(db: Extract<DatabaseConfig, { type: 'mysql' }>): Promise<MysqlFlavor> {
+  const conn = await createConnection({ host: db.host, port: db.port, user: db.user, password: db.password });
+  try {
+    const [rows] =
+      await conn.query<({ version: string } & import('mysql2').RowDataPacket)[]>('SELECT VERSION() AS version');
+    return /mariadb/i.test(rows[0].version) ? 'mariadb' : 'mysql';
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Options with the server flavour detected: what the app and the tests connect with. */
+export async function resolveDataSourceOptions(db: DatabaseConfig): Promise<DataSourceOptions> {
+  return dataSourceOptions(db, db.type === 'mysql' ? await detectMysqlFlavor(db) : 'mysql');
+}
+
 /** One place that turns config into TypeORM options, for the app, the CLI and the tests. */
-export function dataSourceOptions(db: DatabaseConfig): DataSourceOptions {
+export function dataSourceOptions(db: DatabaseConfig, flavor: MysqlFlavor = 'mysql'): DataSourceOptions {
   const common = {
     entities: ENTITIES,
     synchronize: false,
@@ -24,7 +47,7 @@ export function dataSourceOptions(db: DatabaseConfig): DataSourceOptions {
   if (db.type === 'mysql') {
     return {
       ...common,
-      type: 'mysql',
+      type: flavor,
       host: db.host,
       port: db.port,
       username: db.user,

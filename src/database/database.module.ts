@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Config } from '../config';
-import { dataSourceOptions } from './data-source.options';
+import { resolveDataSourceOptions } from './data-source.options';
 import { runMigrations } from './migrate';
 import { TransactionService } from './transaction.service';
 
@@ -13,7 +13,7 @@ import { TransactionService } from './transaction.service';
     TypeOrmModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService<Config, true>) =>
-        dataSourceOptions(config.getOrThrow('database', { infer: true })),
+        resolveDataSourceOptions(config.getOrThrow('database', { infer: true })),
       // the schema is brought current before anything else touches the database
       dataSourceFactory: async (options) => {
         const dataSource = await new DataSource(options!).initialize();

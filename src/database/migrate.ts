@@ -8,7 +8,7 @@ const MIGRATION_LOCK_WAIT_SECONDS = 120;
  * migrate while the others wait and then find nothing left to do. SQLite is one process's file.
  */
 export async function runMigrations(dataSource: DataSource): Promise<number> {
-  if (dataSource.options.type !== 'mysql') {
+  if (dataSource.options.type === 'better-sqlite3') {
     return (await dataSource.runMigrations({ transaction: 'each' })).length;
   }
   const runner = dataSource.createQueryRunner();

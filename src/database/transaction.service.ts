@@ -15,10 +15,6 @@ export class TransactionService {
     this.sqliteWriteLock = dataSource.options.type === 'better-sqlite3' ? new Mutex() : null;
   }
 
-  get isMysql(): boolean {
-    return this.dataSource.options.type === 'mysql';
-  }
-
   run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (this.sqliteWriteLock) {
       return this.sqliteWriteLock.runExclusive(() => this.dataSource.transaction(work));

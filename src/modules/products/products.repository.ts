@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { forUpdate } from '../../database/row-lock';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { StockLevel } from '../stock/entities/stock-level.entity';
 import { Warehouse } from '../warehouses/entities/warehouse.entity';
@@ -30,8 +31,7 @@ export class ProductsRepository {
 
   lockActiveById(manager: EntityManager, id: number): Promise<Product | null> {
     const query = manager.createQueryBuilder(Product, 'p').where('p.id = :id AND p.archived_at IS NULL', { id });
-    if (manager.connection.options.type === 'mysql') query.setLock('pessimistic_write');
-    return query.getOne();
+    return forUpdate(query).getOne();
   }
 
   async list(filter: ProductFilter): Promise<{ product: Product; onHand: number }[]> {
@@ -72,8 +72,7 @@ export class ProductsRepository {
       .createQueryBuilder(StockLevel, 'l')
       .select('l.on_hand', 'on_hand')
       .where('l.product_id = :productId', { productId });
-    if (manager.connection.options.type === 'mysql') query.setLock('pessimistic_write');
-    const rows = await query.getRawMany<{ on_hand: string | number }>();
+    const rows = await forUpdate(query).getRawMany<{ on_hand: string | number }>();
     return rows.reduce((sum, row) => sum + Number(row.on_hand), 0);
   }
 

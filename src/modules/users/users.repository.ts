@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { forUpdate } from '../../database/row-lock';
 import { DataSource, EntityManager } from 'typeorm';
 import { User } from './entities/user.entity';
 
@@ -28,8 +29,7 @@ export class UsersRepository {
   /** Locks the user row for the rest of the transaction (FOR UPDATE on MySQL; SQLite writes are serialized). */
   lockById(manager: EntityManager, id: number): Promise<User | null> {
     const query = manager.createQueryBuilder(User, 'u').where('u.id = :id', { id });
-    if (manager.connection.options.type === 'mysql') query.setLock('pessimistic_write');
-    return query.getOne();
+    return forUpdate(query).getOne();
   }
 
   /** Locks every enabled admin, so two concurrent demotions cannot both see "another admin is left". */
@@ -38,8 +38,7 @@ export class UsersRepository {
       .createQueryBuilder(User, 'u')
       .select('u.id', 'id')
       .where('u.role = :role AND u.disabled = 0', { role: 'admin' });
-    if (manager.connection.options.type === 'mysql') query.setLock('pessimistic_write');
-    const rows = await query.getRawMany<{ id: number }>();
+    const rows = await forUpdate(query).getRawMany<{ id: number }>();
     return rows.map((row) => Number(row.id));
   }
 

@@ -9,14 +9,15 @@ import { TIMESTAMP } from '../../../database/columns';
 export class AuditLog {
   @PrimaryGeneratedColumn() id!: number;
   @Column(TIMESTAMP) at!: Date;
-  @Column({ name: 'actor_id', type: 'int', nullable: true }) actorId!: number | null;
+  @Column({ name: 'actor_id', type: 'int', nullable: true, default: null }) actorId!: number | null;
   @Column({ name: 'actor_username', type: 'varchar', length: 128 }) actorUsername!: string;
-  @Column({ name: 'actor_role', type: 'varchar', length: 16, nullable: true }) actorRole!: string | null;
+  @Column({ name: 'actor_role', type: 'varchar', length: 16, nullable: true, default: null }) actorRole!: string | null;
   @Column({ type: 'varchar', length: 64 }) action!: string;
   @Column({ name: 'entity_type', type: 'varchar', length: 32 }) entityType!: string;
-  @Column({ name: 'entity_id', type: 'varchar', length: 64, nullable: true }) entityId!: string | null;
-  @Column({ type: 'simple-json', nullable: true }) before!: object | null;
-  @Column({ type: 'simple-json', nullable: true }) after!: object | null;
-  @Column({ name: 'request_id', type: 'varchar', length: 128, nullable: true }) requestId!: string | null;
-  @Column({ type: 'varchar', length: 64, nullable: true }) ip!: string | null;
+  @Column({ name: 'entity_id', type: 'varchar', length: 64, nullable: true, default: null }) entityId!: string | null;
+  @Column({ type: 'simple-json', nullable: true, default: null }) before!: object | null;
+  @Column({ type: 'simple-json', nullable: true, default: null }) after!: object | null;
+  @Column({ name: 'request_id', type: 'varchar', length: 128, nullable: true, default: null }) requestId!:
+    string | null;
+  @Column({ type: 'varchar', length: 64, nullable: true, default: null }) ip!: string | null;
 }

@@ -9,11 +9,11 @@ export class Product {
   /** Lower-cased SKU: the unique key, so SKUs are unique ignoring case on every driver. */
   @Column({ name: 'sku_key', type: 'varchar', length: 64 }) skuKey!: string;
   @Column({ type: 'varchar', length: 200 }) name!: string;
-  @Column({ type: 'varchar', length: 2000, nullable: true }) description!: string | null;
+  @Column({ type: 'varchar', length: 2000, nullable: true, default: null }) description!: string | null;
   @Column({ type: 'varchar', length: 16 }) unit!: string;
   @Column({ name: 'reorder_point', type: 'int' }) reorderPoint!: number;
   @Column({ type: 'int' }) version!: number;
   @Column({ name: 'created_at', ...TIMESTAMP }) createdAt!: Date;
   @Column({ name: 'updated_at', ...TIMESTAMP }) updatedAt!: Date;
-  @Column({ name: 'archived_at', ...TIMESTAMP, nullable: true }) archivedAt!: Date | null;
+  @Column({ name: 'archived_at', ...TIMESTAMP, nullable: true, default: null }) archivedAt!: Date | null;
 }
