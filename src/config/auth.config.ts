@@ -57,8 +57,7 @@ function developmentSecret(): string {
 
 export function readAuthConfig(): AuthConfig {
   const env = validateConfig(process.env, AuthEnv);
-  const production = process.env.NODE_ENV === 'production';
-  if (production && Buffer.byteLength(env.JWT_SECRET ?? '') < MIN_PRODUCTION_SECRET_BYTES) {
+  if (process.env.NODE_ENV === 'production' && Buffer.byteLength(env.JWT_SECRET ?? '') < MIN_PRODUCTION_SECRET_BYTES) {
     throw new ConfigError(
       `Invalid configuration: JWT_SECRET: production needs at least ${MIN_PRODUCTION_SECRET_BYTES} bytes`,
     );

@@ -23,7 +23,8 @@ export interface TestApp {
 
 /**
  * Boots the real AppModule, as production builds it, on a fresh database of this project's driver,
- * and logs in one user of each role.
+ * and logs in one user of each role. One per process: passport keeps its strategies in a global
+ * registry, so a second instance must be a process of its own (support/service-process.ts).
  */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
@@ -37,7 +38,10 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     ...database.env,
     ...env,
   });
-  const app = await createApp();
+  const app = await createApp().catch(async (error: unknown) => {
+    await database.drop();
+    throw error;
+  });
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   const http = request(app.getHttpServer());
@@ -46,7 +50,11 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     const res = await http.post('/api/auth/login').send({ username, password }).expect(200);
     return res.body.accessToken as string;
   };
-  const adminToken = await login(ADMIN.username, ADMIN.password);
+  const adminToken = await login(ADMIN.username, ADMIN.password).catch(async (error: unknown) => {
+    await app.close();
+    await database.drop();
+    throw error;
+  });
   const createUser = async (username: string, role: Role, password = PASSWORD) => {
     const res = await http
       .post('/api/users')
@@ -55,22 +63,20 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       .expect(201);
     return { id: res.body.id as number, token: await login(username, password) };
   };
-  const tokens = { admin: adminToken } as Record<Role, string>;
-  for (const role of ROLES.filter((r) => r !== 'admin')) tokens[role] = (await createUser(`${role}-user`, role)).token;
-
-  return {
-    app,
-    http,
-    dataSource: app.get(DataSource),
-    database,
-    tokens,
-    login,
-    createUser,
-    close: async () => {
-      await app.close();
-      await database.drop();
-    },
+  const close = async () => {
+    await app.close();
+    await database.drop();
   };
+  const tokens = { admin: adminToken } as Record<Role, string>;
+  try {
+    for (const role of ROLES.filter((r) => r !== 'admin')) {
+      tokens[role] = (await createUser(`${role}-user`, role)).token;
+    }
+  } catch (error) {
+    await close(); // a half-started app would keep Jest from exiting
+    throw error;
+  }
+  return { app, http, dataSource: app.get(DataSource), database, tokens, login, createUser, close };
 }
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
