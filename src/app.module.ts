@@ -8,7 +8,9 @@ import { Config, configLoaders } from './config';
 import { DatabaseModule } from './database/database.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
+import { MetricsModule } from './modules/metrics/metrics.module';
 import { ProductsModule } from './modules/products/products.module';
+import { StockModule } from './modules/stock/stock.module';
 import { UsersModule } from './modules/users/users.module';
 import { WarehousesModule } from './modules/warehouses/warehouses.module';
 
@@ -35,12 +37,14 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
         },
       }),
     }),
+    MetricsModule,
     DatabaseModule,
     AuditModule,
     UsersModule,
     AuthModule,
     WarehousesModule,
     ProductsModule,
+    StockModule,
   ],
   providers: [
     { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -5,12 +5,14 @@ import { DataSourceOptions } from 'typeorm';
 import { DatabaseConfig } from '../config/database.config';
 import { AuditLog } from '../modules/audit/entities/audit-log.entity';
 import { Product } from '../modules/products/entities/product.entity';
+import { IdempotencyKey } from '../modules/stock/entities/idempotency-key.entity';
 import { StockLevel } from '../modules/stock/entities/stock-level.entity';
+import { StockMovement } from '../modules/stock/entities/stock-movement.entity';
 import { User } from '../modules/users/entities/user.entity';
 import { Warehouse } from '../modules/warehouses/entities/warehouse.entity';
 import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations';
 
-export const ENTITIES = [User, Warehouse, Product, StockLevel, AuditLog];
+export const ENTITIES = [User, Warehouse, Product, StockLevel, StockMovement, IdempotencyKey, AuditLog];
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
 export type MysqlFlavor = 'mysql' | 'mariadb';

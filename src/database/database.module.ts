@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { Config } from '../config';
 import { resolveDataSourceOptions } from './data-source.options';
 import { runMigrations } from './migrate';
+import { useShortLockWaits } from './row-lock';
 import { TransactionService } from './transaction.service';
 
 @Global()
@@ -17,6 +18,7 @@ import { TransactionService } from './transaction.service';
       // the schema is brought current before anything else touches the database
       dataSourceFactory: async (options) => {
         const dataSource = await new DataSource(options!).initialize();
+        await useShortLockWaits(dataSource);
         await runMigrations(dataSource);
         return dataSource;
       },

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { QueryFailedError } from 'typeorm';
+import { IdempotentReplay } from '../../modules/stock/stock-ledger.service';
 import { ApiError } from './api-error';
 import { ErrorBody, ErrorCode } from './error-codes';
 
@@ -94,6 +95,10 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
+    if (exception instanceof IdempotentReplay) {
+      void reply.status(exception.status).header('Idempotent-Replayed', 'true').send(exception.body);
+      return;
+    }
     const error = this.toApiError(exception, request.id);
     const body: ErrorBody = {
       statusCode: error.status,

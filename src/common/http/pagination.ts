@@ -15,29 +15,44 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+export type SortKey = Record<string, number>;
+
 /** Cursors are opaque to clients: base64url of the last row's sort key. */
-export function encodeCursor(lastId: number): string {
-  return Buffer.from(JSON.stringify({ id: lastId })).toString('base64url');
+export function encodeCursor(key: SortKey | number): string {
+  return Buffer.from(JSON.stringify(typeof key === 'number' ? { id: key } : key)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined): number | null {
+/** The sort key a cursor carries (`fields` of non-negative integers), or null for the first page. */
+export function decodeCursorKey(cursor: string | undefined, fields: readonly string[]): SortKey | null {
   if (cursor === undefined) return null;
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { id?: unknown };
-    if (Number.isSafeInteger(parsed.id) && (parsed.id as number) >= 0) return parsed.id as number;
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
+    if (fields.every((f) => Number.isSafeInteger(parsed[f]) && (parsed[f] as number) >= 0)) {
+      return Object.fromEntries(fields.map((f) => [f, parsed[f] as number]));
+    }
   } catch {
     // falls through to the validation error
   }
   throw ApiError.validation({ cursor: ['cursor is not valid'] });
 }
 
+/** The last id a cursor carries, for lists in id order. */
+export function decodeCursor(cursor: string | undefined): number | null {
+  return decodeCursorKey(cursor, ['id'])?.id ?? null;
+}
+
 /** Rows were fetched with limit + 1: the extra row only says another page exists. */
-export function toPage<Row extends { id: number }, Out>(rows: Row[], limit: number, map: (row: Row) => Out): Page<Out> {
+export function toPage<Row, Out>(
+  rows: Row[],
+  limit: number,
+  map: (row: Row) => Out,
+  keyOf: (row: Row) => SortKey | number = (row) => (row as { id: number }).id,
+): Page<Out> {
   const hasMore = rows.length > limit;
   const pageRows = hasMore ? rows.slice(0, limit) : rows;
   return {
     items: pageRows.map(map),
-    nextCursor: hasMore ? encodeCursor(pageRows[pageRows.length - 1].id) : null,
+    nextCursor: hasMore ? encodeCursor(keyOf(pageRows[pageRows.length - 1])) : null,
   };
 }
 

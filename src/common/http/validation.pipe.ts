@@ -1,4 +1,4 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ApiError } from '../errors/api-error';
 
 function collect(errors: ValidationError[], prefix: string, into: Record<string, string[]>): void {
@@ -9,9 +9,16 @@ function collect(errors: ValidationError[], prefix: string, into: Record<string,
   }
 }
 
+/** Path parameters are left to their own pipes, which see the raw text (`1e0` is not an id). */
+class AppValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    return metadata.type === 'param' ? value : super.transform(value, metadata);
+  }
+}
+
 /** Whitelisting, no unknown fields, transformed types; failures list each field path. */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new AppValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

@@ -1,7 +1,9 @@
 // Migrations are listed, not globbed, so they load the same under tsc, ts-node and Jest's ESM runtime.
 // After `npm run migration:generate`, add the new class to its driver's list.
 import { Initial1795615480000 as MysqlInitial } from './mysql/1795615480000-Initial';
+import { StockLedger1795616700000 as MysqlStockLedger } from './mysql/1795616700000-StockLedger';
 import { Initial1795615480000 as SqliteInitial } from './sqlite/1795615480000-Initial';
+import { StockLedger1795616700000 as SqliteStockLedger } from './sqlite/1795616700000-StockLedger';
 
-export const MYSQL_MIGRATIONS = [MysqlInitial];
-export const SQLITE_MIGRATIONS = [SqliteInitial];
+export const MYSQL_MIGRATIONS = [MysqlInitial, MysqlStockLedger];
+export const SQLITE_MIGRATIONS = [SqliteInitial, SqliteStockLedger];

@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { JwtService } from '@nestjs/jwt';
 import { ApiError } from '../../common/errors/api-error';
 import { Config } from '../../config';
+import { USERNAME_PATTERN } from '../../config/auth.config';
 import { TransactionService } from '../../database/transaction.service';
 import { AuditRepository } from '../audit/audit.repository';
 import { User } from '../users/entities/user.entity';
@@ -33,7 +34,9 @@ export class AuthService {
   async login(dto: LoginDto, origin: LoginOrigin): Promise<LoginResponse> {
     const throttleKey = dto.username.toLowerCase();
     await this.limits.assertLoginAllowed(throttleKey, origin.ip);
-    const user = await this.users.findByUsername(dto.username);
+    // exact match only: a case-insensitive collation must not let "ADMIN" or "admin " in
+    const found = USERNAME_PATTERN.test(dto.username) ? await this.users.findByUsername(dto.username) : null;
+    const user = found?.username === dto.username ? found : null;
     const passwordMatches = await this.passwords.verify(user?.passwordHash ?? null, dto.password);
     if (!user || !passwordMatches || user.disabled) {
       await this.limits.recordLoginFailure(throttleKey, origin.ip);

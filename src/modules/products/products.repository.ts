@@ -29,6 +29,10 @@ export class ProductsRepository {
     return manager.findOneBy(Product, { id, archivedAt: IsNull() });
   }
 
+  findActiveBySku(sku: string): Promise<Product | null> {
+    return this.dataSource.manager.findOneBy(Product, { skuKey: sku.toLowerCase(), archivedAt: IsNull() });
+  }
+
   lockActiveById(manager: EntityManager, id: number): Promise<Product | null> {
     const query = manager.createQueryBuilder(Product, 'p').where('p.id = :id AND p.archived_at IS NULL', { id });
     return forUpdate(query).getOne();
@@ -77,7 +81,7 @@ export class ProductsRepository {
   }
 
   async insert(manager: EntityManager, product: Omit<Product, 'id'>): Promise<Product> {
-    const result = await manager.insert(Product, product);
+    const result = await manager.insert(Product, { ...product }); // a copy: the driver may write back into it
     return { ...product, id: Number(result.identifiers[0].id) };
   }
 

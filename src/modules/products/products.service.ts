@@ -58,9 +58,10 @@ export class ProductsService {
       lowStock: query.lowStock,
     });
     return toPage(
-      rows.map((row) => ({ id: row.product.id, ...row })),
+      rows,
       limit,
       (row) => toProductView(row.product, row.onHand),
+      (row) => row.product.id,
     );
   }
 

@@ -43,7 +43,7 @@ export class UsersRepository {
   }
 
   async insert(manager: EntityManager, user: Omit<User, 'id'>): Promise<User> {
-    const result = await manager.insert(User, user);
+    const result = await manager.insert(User, { ...user }); // a copy: the driver may write back into it
     return { ...user, id: Number(result.identifiers[0].id) };
   }
 

@@ -109,6 +109,7 @@ export class UsersService implements OnApplicationBootstrap {
         throw new ApiError('LAST_ADMIN', 'The last enabled admin cannot be demoted or disabled');
       }
       const before = toUserView(user);
+      if (dto.role === undefined && dto.disabled === undefined && passwordHash === undefined) return before;
       const changes: Partial<User> = { updatedAt: new Date() };
       if (dto.role !== undefined) changes.role = dto.role;
       if (dto.disabled !== undefined) changes.disabled = dto.disabled;

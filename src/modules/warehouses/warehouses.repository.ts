@@ -6,8 +6,8 @@ import { Warehouse } from './entities/warehouse.entity';
 export class WarehousesRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  findByCode(code: string, manager: EntityManager = this.dataSource.manager): Promise<Warehouse | null> {
-    return manager.findOneBy(Warehouse, { code });
+  findByCode(code: string): Promise<Warehouse | null> {
+    return this.dataSource.manager.findOneBy(Warehouse, { code });
   }
 
   listAfter(afterId: number | null, take: number): Promise<Warehouse[]> {
@@ -17,7 +17,7 @@ export class WarehousesRepository {
   }
 
   async insert(manager: EntityManager, warehouse: Omit<Warehouse, 'id'>): Promise<Warehouse> {
-    const result = await manager.insert(Warehouse, warehouse);
+    const result = await manager.insert(Warehouse, { ...warehouse }); // a copy: the driver may write back into it
     return { ...warehouse, id: Number(result.identifiers[0].id) };
   }
 }

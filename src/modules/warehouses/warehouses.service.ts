@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
 import { Page, PageQuery, decodeCursor, pageSize, toPage } from '../../common/http/pagination';
@@ -12,6 +11,8 @@ import { WarehousesRepository } from './warehouses.repository';
 
 @Injectable()
 export class WarehousesService {
+  private readonly byCode = new Map<string, Warehouse>();
+
   constructor(
     private readonly warehouses: WarehousesRepository,
     private readonly audit: AuditRepository,
@@ -37,11 +38,17 @@ export class WarehousesService {
     return toPage(rows, limit, toWarehouseView);
   }
 
-  /** Resolves a warehouse code (MAIN when none is given); 404 naming the code when it does not exist. */
-  async resolve(code: string | undefined, manager?: EntityManager): Promise<Warehouse> {
+  /**
+   * Resolves a warehouse code (MAIN when none is given); 404 naming the code when it does not exist.
+   * Warehouses are never changed or removed, so a found one is kept in memory: stock writes skip the query.
+   */
+  async resolve(code: string | undefined): Promise<Warehouse> {
     const wanted = code ?? DEFAULT_WAREHOUSE_CODE;
-    const warehouse = await this.warehouses.findByCode(wanted, manager);
+    const cached = this.byCode.get(wanted);
+    if (cached) return cached;
+    const warehouse = await this.warehouses.findByCode(wanted);
     if (!warehouse) throw ApiError.notFound('Warehouse', { warehouse: wanted });
+    this.byCode.set(wanted, warehouse);
     return warehouse;
   }
 }

@@ -1,5 +1,6 @@
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
+import { Optional } from '../../../common/http/optional';
 import { PageQuery } from '../../../common/http/pagination';
 import { Product } from '../entities/product.entity';
 
@@ -10,15 +11,15 @@ export class CreateProductDto {
   @IsString() @Matches(SKU_PATTERN, { message: 'sku must be 1..64 of [A-Za-z0-9._-]' }) sku!: string;
   @IsString() @Length(1, 200) name!: string;
   @IsOptional() @IsString() @MaxLength(2000) description?: string | null;
-  @IsOptional() @IsString() @Length(1, 16) unit?: string;
-  @IsOptional() @IsInt() @Min(0) @Max(MAX_QUANTITY) reorderPoint?: number;
+  @Optional() @IsString() @Length(1, 16) unit?: string;
+  @Optional() @IsInt() @Min(0) @Max(MAX_QUANTITY) reorderPoint?: number;
 }
 
 export class UpdateProductDto {
-  @IsOptional() @IsString() @Length(1, 200) name?: string;
+  @Optional() @IsString() @Length(1, 200) name?: string;
   @IsOptional() @IsString() @MaxLength(2000) description?: string | null;
-  @IsOptional() @IsString() @Length(1, 16) unit?: string;
-  @IsOptional() @IsInt() @Min(0) @Max(MAX_QUANTITY) reorderPoint?: number;
+  @Optional() @IsString() @Length(1, 16) unit?: string;
+  @Optional() @IsInt() @Min(0) @Max(MAX_QUANTITY) reorderPoint?: number;
 }
 
 export class ListProductsQuery extends PageQuery {

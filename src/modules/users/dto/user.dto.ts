@@ -1,4 +1,5 @@
-import { IsBoolean, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { IsBoolean, IsIn, IsString, Length, Matches } from 'class-validator';
+import { Optional } from '../../../common/http/optional';
 import { USERNAME_PATTERN } from '../../../config/auth.config';
 import { Role, ROLES } from '../../../common/roles';
 import { User } from '../entities/user.entity';
@@ -10,9 +11,9 @@ export class CreateUserDto {
 }
 
 export class UpdateUserDto {
-  @IsOptional() @IsIn(ROLES) role?: Role;
-  @IsOptional() @IsString() @Length(12, 128) password?: string;
-  @IsOptional() @IsBoolean() disabled?: boolean;
+  @Optional() @IsIn(ROLES) role?: Role;
+  @Optional() @IsString() @Length(12, 128) password?: string;
+  @Optional() @IsBoolean() disabled?: boolean;
 }
 
 export interface UserView {

@@ -1,0 +1,322 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { EntityManager, QueryFailedError } from 'typeorm';
+import { RequestContext } from '../../common/decorators/auth.decorators';
+import { ApiError } from '../../common/errors/api-error';
+import { TransactionService } from '../../database/transaction.service';
+import { AuditRepository } from '../audit/audit.repository';
+import { MetricsService } from '../metrics/metrics.service';
+import { Product } from '../products/entities/product.entity';
+import { WarehousesService } from '../warehouses/warehouses.service';
+import { AdjustReason, MovementType, StockMovement } from './entities/stock-movement.entity';
+import { IdempotencyRepository, IdempotencyScope } from './idempotency.repository';
+import { LevelKey, levelKeyOf, StockRepository } from './stock.repository';
+import { LevelView, MovementView, toMovementView } from './stock.views';
+
+export const MAX_LEVEL = Number.MAX_SAFE_INTEGER; // 2^53-1
+const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+const IDEMPOTENCY_PURGE_EVERY_MS = 10 * 60 * 1000;
+
+export interface ProductRef {
+  productId?: number;
+  sku?: string;
+}
+
+/** One change to one level. `delta` is signed; `countedQuantity` sets the level (a stock count). */
+export interface StockOperation {
+  type: MovementType;
+  product: ProductRef;
+  warehouse?: string;
+  delta?: number;
+  countedQuantity?: number;
+}
+
+export interface StockWrite {
+  action: 'stock.in' | 'stock.out' | 'stock.adjust' | 'stock.transfer' | 'stock.batch';
+  operations: StockOperation[];
+  reference?: string | null;
+  note?: string | null;
+  reason?: AdjustReason | null;
+}
+
+export interface StockResult {
+  movements: MovementView[];
+  /** The level after the write, one per operation, in operation order. */
+  levels: LevelView[];
+}
+
+export interface Idempotency {
+  route: string;
+  key: string;
+  body: unknown;
+}
+
+/** A stored first answer, sent again verbatim. */
+export class IdempotentReplay extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super('idempotent replay');
+  }
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+const isDuplicateKey = (error: unknown) =>
+  error instanceof QueryFailedError &&
+  ['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE'].includes(
+    (error.driverError as { code?: string }).code ?? '',
+  );
+
+/**
+ * The one write path of stock. In one transaction it locks the affected level rows in ascending
+ * (warehouse, product) order, applies the operations in order (lines on one level add up before
+ * any check), refuses anything below 0 or above 2^53-1, appends one movement per change with its
+ * balanceAfter, writes the audit entry and — with an Idempotency-Key — the answer, then commits.
+ * In, out, adjust, transfer and batch are thin callers.
+ */
+@Injectable()
+export class StockLedgerService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(StockLedgerService.name);
+  private purgeTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly stock: StockRepository,
+    private readonly idempotencyKeys: IdempotencyRepository,
+    private readonly warehouses: WarehousesService,
+    private readonly audit: AuditRepository,
+    private readonly tx: TransactionService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  onModuleInit(): void {
+    this.purgeTimer = setInterval(() => void this.purgeIdempotencyKeys(), IDEMPOTENCY_PURGE_EVERY_MS);
+    this.purgeTimer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.purgeTimer);
+  }
+
+  /** Applies a write and shapes its answer; with `idempotency`, the first answer is kept and replayed. */
+  async apply<Body>(
+    ctx: RequestContext,
+    write: StockWrite,
+    shape: (result: StockResult) => Body,
+    idempotency?: Idempotency,
+  ): Promise<Body> {
+    const scope = idempotency && { userId: ctx.user.id, route: idempotency.route, key: idempotency.key };
+    const requestHash = idempotency && createHash('sha256').update(canonicalJson(idempotency.body)).digest('hex');
+    if (scope) await this.replayIfKnown(scope, requestHash!);
+    const started = process.hrtime.bigint();
+    try {
+      const body = await this.tx.run(async (manager) => {
+        const result = await this.applyInTransaction(manager, ctx, write);
+        const answer = shape(result);
+        if (scope) await this.remember(manager, scope, requestHash!, 201, answer);
+        return { answer, result };
+      });
+      this.metrics.stockTransactionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      for (const m of body.result.movements) this.metrics.stockMovements.inc({ type: m.type });
+      return body.answer;
+    } catch (error) {
+      if (scope && isDuplicateKey(error)) await this.replayIfKnown(scope, requestHash!);
+      if (error instanceof ApiError && error.status < 500) {
+        this.metrics.stockRejections.inc({ reason: error.code });
+        // a first 404/409 is an answer too: kept, so a retry with the key gets it again
+        if (scope && (error.status === 404 || error.status === 409))
+          await this.rememberRefusal(ctx, scope, requestHash!, error);
+      }
+      throw error;
+    }
+  }
+
+  private async applyInTransaction(
+    manager: EntityManager,
+    ctx: RequestContext,
+    write: StockWrite,
+  ): Promise<StockResult> {
+    const now = new Date();
+    const products = await this.resolveProducts(manager, write.operations);
+    const warehouses = await Promise.all(write.operations.map((op) => this.warehouses.resolve(op.warehouse)));
+    const keys = write.operations.map((op, i) => ({
+      warehouseId: warehouses[i].id,
+      productId: products[i].id,
+    }));
+    const distinct = [...new Map(keys.map((k) => [levelKeyOf(k), k])).values()];
+    const onHand = await this.stock.lockLevels(manager, distinct, now);
+
+    // apply in order on the locked balances; every line on a level counts before anything is checked
+    const start = new Map(onHand);
+    const deltas = write.operations.map((op, i) => {
+      const key = levelKeyOf(keys[i]);
+      const delta = op.countedQuantity !== undefined ? op.countedQuantity - onHand.get(key)! : op.delta!;
+      onHand.set(key, onHand.get(key)! + delta);
+      return delta;
+    });
+    this.assertWithinRange(distinct, start, onHand, keys, warehouses);
+
+    const movements: StockMovement[] = [];
+    const running = new Map(start);
+    for (const [i, op] of write.operations.entries()) {
+      const key = levelKeyOf(keys[i]);
+      running.set(key, running.get(key)! + deltas[i]);
+      movements.push(
+        await this.stock.appendMovement(manager, {
+          type: op.type,
+          productId: keys[i].productId,
+          warehouseId: keys[i].warehouseId,
+          quantity: deltas[i],
+          balanceAfter: running.get(key)!,
+          reference: write.reference ?? null,
+          note: write.note ?? null,
+          reason: write.reason ?? null,
+          actorId: ctx.user.id,
+          actorUsername: ctx.user.username,
+          requestId: ctx.requestId,
+          createdAt: now,
+        }),
+      );
+    }
+    for (const key of distinct) {
+      const k = levelKeyOf(key);
+      if (onHand.get(k) !== start.get(k)) await this.stock.saveLevel(manager, key, onHand.get(k)!, now);
+    }
+
+    const views = movements.map((m, i) => toMovementView(m, products[i].sku, warehouses[i].code));
+    await this.audit.append(manager, {
+      actor: { id: ctx.user.id, username: ctx.user.username, role: ctx.user.role },
+      action: write.action,
+      entityType: 'movement',
+      entityId: String(movements[0].id),
+      before: null,
+      after: { movements: views },
+      requestId: ctx.requestId,
+      ip: ctx.ip,
+    });
+    const levels = keys.map((key, i) => ({
+      productId: key.productId,
+      sku: products[i].sku,
+      warehouse: warehouses[i].code,
+      onHand: onHand.get(levelKeyOf(key))!,
+      updatedAt: now.toISOString(),
+    }));
+    return { movements: views, levels };
+  }
+
+  /** Each operation's product, active; 404 naming the ones that are not. */
+  private async resolveProducts(manager: EntityManager, operations: StockOperation[]): Promise<Product[]> {
+    const ids = [
+      ...new Set(operations.flatMap((op) => (op.product.productId !== undefined ? [op.product.productId] : []))),
+    ];
+    const skuKeys = [
+      ...new Set(operations.flatMap((op) => (op.product.sku !== undefined ? [op.product.sku.toLowerCase()] : []))),
+    ];
+    const found = await this.stock.findActiveProductsShared(manager, ids, skuKeys);
+    const byId = new Map(found.map((p) => [p.id, p]));
+    const bySku = new Map(found.map((p) => [p.skuKey, p]));
+    const missing: ProductRef[] = [];
+    const products = operations.map((op) => {
+      const product =
+        op.product.productId !== undefined ? byId.get(op.product.productId) : bySku.get(op.product.sku!.toLowerCase());
+      if (!product) missing.push(op.product);
+      return product!;
+    });
+    if (missing.length) {
+      const first = missing[0];
+      throw ApiError.notFound(
+        'Product',
+        first.productId !== undefined ? { productId: first.productId } : { sku: first.sku },
+      );
+    }
+    return products;
+  }
+
+  private assertWithinRange(
+    levels: LevelKey[],
+    start: Map<string, number>,
+    end: Map<string, number>,
+    keys: LevelKey[],
+    warehouses: { code: string }[],
+  ): void {
+    const codeOf = (level: LevelKey) => warehouses[keys.findIndex((key) => levelKeyOf(key) === levelKeyOf(level))].code;
+    const short = levels.filter((k) => end.get(levelKeyOf(k))! < 0);
+    if (short.length) {
+      const lines = short.map((k) => {
+        const available = start.get(levelKeyOf(k))!;
+        return {
+          productId: k.productId,
+          warehouse: codeOf(k),
+          requested: available - end.get(levelKeyOf(k))!,
+          available,
+        };
+      });
+      throw new ApiError('INSUFFICIENT_STOCK', 'Not enough stock', { lines });
+    }
+    const over = levels.find((k) => end.get(levelKeyOf(k))! > MAX_LEVEL);
+    if (over) {
+      throw new ApiError('QUANTITY_OUT_OF_RANGE', `A level cannot exceed ${MAX_LEVEL}`, {
+        productId: over.productId,
+        warehouse: codeOf(over),
+      });
+    }
+  }
+
+  private async replayIfKnown(scope: IdempotencyScope, requestHash: string): Promise<void> {
+    const stored = await this.idempotencyKeys.find(scope);
+    if (!stored) return;
+    if (stored.requestHash !== requestHash) {
+      throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with another request body');
+    }
+    this.metrics.idempotentReplays.inc();
+    throw new IdempotentReplay(stored.responseStatus, JSON.parse(stored.responseBody));
+  }
+
+  private remember(
+    manager: EntityManager,
+    scope: IdempotencyScope,
+    requestHash: string,
+    status: number,
+    body: unknown,
+  ) {
+    return this.idempotencyKeys.insert(manager, {
+      ...scope,
+      requestHash,
+      responseStatus: status,
+      responseBody: JSON.stringify(body),
+      createdAt: new Date(),
+    });
+  }
+
+  private async rememberRefusal(ctx: RequestContext, scope: IdempotencyScope, requestHash: string, error: ApiError) {
+    const body = {
+      statusCode: error.status,
+      code: error.code,
+      message: error.message,
+      ...(error.details ? { details: error.details } : {}),
+      requestId: ctx.requestId,
+    };
+    try {
+      await this.tx.run((manager) => this.remember(manager, scope, requestHash, error.status, body));
+    } catch (storeError) {
+      if (isDuplicateKey(storeError)) await this.replayIfKnown(scope, requestHash);
+      throw storeError;
+    }
+  }
+
+  private async purgeIdempotencyKeys(): Promise<void> {
+    try {
+      await this.idempotencyKeys.deleteOlderThan(new Date(Date.now() - IDEMPOTENCY_TTL_MS));
+    } catch (error) {
+      this.logger.warn({ err: error }, 'Could not purge old idempotency keys');
+    }
+  }
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { AuditModule } from '../audit/audit.module';
+import { ProductsModule } from '../products/products.module';
+import { WarehousesModule } from '../warehouses/warehouses.module';
+import { IdempotencyRepository } from './idempotency.repository';
+import { StockLedgerService } from './stock-ledger.service';
+import { StockController } from './stock.controller';
+import { StockRepository } from './stock.repository';
+import { StockService } from './stock.service';
+
+@Module({
+  imports: [AuditModule, ProductsModule, WarehousesModule],
+  controllers: [StockController],
+  providers: [StockService, StockLedgerService, StockRepository, IdempotencyRepository],
+})
+export class StockModule {}

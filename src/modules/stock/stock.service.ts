@@ -1,0 +1,182 @@
+import { Injectable } from '@nestjs/common';
+import { RequestContext } from '../../common/decorators/auth.decorators';
+import { ApiError } from '../../common/errors/api-error';
+import { decodeCursor, decodeCursorKey, Page, pageSize, toPage } from '../../common/http/pagination';
+import { ProductsRepository } from '../products/products.repository';
+import { WarehousesService } from '../warehouses/warehouses.service';
+import {
+  AdjustDto,
+  BatchDto,
+  LevelsQuery,
+  MovementsQuery,
+  ProductLine,
+  StockMoveDto,
+  TransferDto,
+} from './dto/stock.dto';
+import { Idempotency, ProductRef, StockLedgerService, StockResult } from './stock-ledger.service';
+import { LedgerCheck, StockRepository } from './stock.repository';
+import { LevelView, MovementView, toMovementView } from './stock.views';
+
+/** Exactly one of productId or sku; `path` prefixes the field names in the 400. */
+function productRef(line: ProductLine, path = ''): ProductRef {
+  if (line.productId !== undefined && line.sku !== undefined) {
+    const message = ['exactly one of productId or sku is allowed'];
+    throw ApiError.validation({ [`${path}productId`]: message, [`${path}sku`]: message });
+  }
+  return line.productId !== undefined ? { productId: line.productId } : { sku: line.sku };
+}
+
+const single = ({ movements, levels }: StockResult) => ({ movement: movements[0], level: levels[0] });
+
+/** Stock routes: thin callers of the one write path, and the reads. */
+@Injectable()
+export class StockService {
+  constructor(
+    private readonly ledger: StockLedgerService,
+    private readonly stock: StockRepository,
+    private readonly products: ProductsRepository,
+    private readonly warehouses: WarehousesService,
+  ) {}
+
+  receive(ctx: RequestContext, dto: StockMoveDto, idempotency?: Idempotency) {
+    const operations = [
+      { type: 'IN' as const, product: productRef(dto), warehouse: dto.warehouse, delta: dto.quantity },
+    ];
+    return this.ledger.apply(
+      ctx,
+      { action: 'stock.in', operations, reference: dto.reference, note: dto.note },
+      single,
+      idempotency,
+    );
+  }
+
+  issue(ctx: RequestContext, dto: StockMoveDto, idempotency?: Idempotency) {
+    const operations = [
+      { type: 'OUT' as const, product: productRef(dto), warehouse: dto.warehouse, delta: -dto.quantity },
+    ];
+    return this.ledger.apply(
+      ctx,
+      { action: 'stock.out', operations, reference: dto.reference, note: dto.note },
+      single,
+      idempotency,
+    );
+  }
+
+  adjust(ctx: RequestContext, dto: AdjustDto, idempotency?: Idempotency) {
+    if (dto.countedQuantity !== undefined && dto.delta !== undefined) {
+      const message = ['exactly one of countedQuantity or delta is allowed'];
+      throw ApiError.validation({ countedQuantity: message, delta: message });
+    }
+    const operations = [
+      {
+        type: 'ADJUST' as const,
+        product: productRef(dto),
+        warehouse: dto.warehouse,
+        delta: dto.delta,
+        countedQuantity: dto.countedQuantity,
+      },
+    ];
+    return this.ledger.apply(
+      ctx,
+      { action: 'stock.adjust', operations, reason: dto.reason, note: dto.note },
+      single,
+      idempotency,
+    );
+  }
+
+  transfer(ctx: RequestContext, dto: TransferDto, idempotency?: Idempotency) {
+    if (dto.from === dto.to) throw ApiError.validation({ to: ['to must differ from from'] });
+    const product = productRef(dto);
+    const operations = [
+      { type: 'TRANSFER_OUT' as const, product, warehouse: dto.from, delta: -dto.quantity },
+      { type: 'TRANSFER_IN' as const, product, warehouse: dto.to, delta: dto.quantity },
+    ];
+    return this.ledger.apply(
+      ctx,
+      { action: 'stock.transfer', operations, reference: dto.reference },
+      (r) => r,
+      idempotency,
+    );
+  }
+
+  batch(ctx: RequestContext, dto: BatchDto, idempotency?: Idempotency) {
+    const sign = dto.type === 'IN' ? 1 : -1;
+    const operations = dto.lines.map((line, i) => ({
+      type: dto.type,
+      product: productRef(line, `lines.${i}.`),
+      warehouse: line.warehouse,
+      delta: sign * line.quantity,
+    }));
+    return this.ledger.apply(
+      ctx,
+      { action: 'stock.batch', operations, reference: dto.reference },
+      (r) => r,
+      idempotency,
+    );
+  }
+
+  async levels(query: LevelsQuery): Promise<Page<LevelView>> {
+    const limit = pageSize(query);
+    const after = decodeCursorKey(query.cursor, ['p', 'w']);
+    const rows = await this.stock.listLevels({
+      ...(await this.filterIds(query)),
+      after: after && { productId: after.p, warehouseId: after.w },
+      take: limit + 1,
+    });
+    return toPage(
+      rows,
+      limit,
+      (r) => ({
+        productId: r.productId,
+        sku: r.sku,
+        warehouse: r.warehouse,
+        onHand: r.onHand,
+        updatedAt: r.updatedAt.toISOString(),
+      }),
+      (r) => ({ p: r.productId, w: r.warehouseId }),
+    );
+  }
+
+  async movements(query: MovementsQuery): Promise<Page<MovementView>> {
+    const limit = pageSize(query);
+    const rows = await this.stock.listMovements({
+      ...(await this.filterIds(query)),
+      type: query.type,
+      from: query.from !== undefined ? new Date(query.from) : undefined,
+      to: query.to !== undefined ? new Date(query.to) : undefined,
+      beforeId: decodeCursor(query.cursor),
+      take: limit + 1,
+    });
+    return toPage(rows, limit, (m) => toMovementView(m, m.sku, m.warehouse));
+  }
+
+  async reconcile(): Promise<{ checkedLevels: number; mismatches: Omit<LedgerCheck, 'warehouseId'>[] }> {
+    const { checked, mismatches } = await this.stock.checkLedger();
+    return {
+      checkedLevels: checked,
+      mismatches: mismatches.map(({ productId, warehouse, onHand, ledgerSum, firstBadMovementId }) => ({
+        productId,
+        warehouse,
+        onHand,
+        ledgerSum,
+        firstBadMovementId,
+      })),
+    };
+  }
+
+  /** Turns productId / sku / warehouse filters into ids; 404 when one names nothing. */
+  private async filterIds(query: LevelsQuery): Promise<{ productId?: number; warehouseId?: number }> {
+    let productId = query.productId;
+    if (query.sku !== undefined) {
+      const product = await this.products.findActiveBySku(query.sku);
+      if (!product || (productId !== undefined && product.id !== productId)) {
+        throw ApiError.notFound('Product', { sku: query.sku });
+      }
+      productId = product.id;
+    } else if (productId !== undefined && !(await this.products.findActiveById(productId))) {
+      throw ApiError.notFound('Product', { productId });
+    }
+    const warehouseId = query.warehouse !== undefined ? (await this.warehouses.resolve(query.warehouse)).id : undefined;
+    return { productId, warehouseId };
+  }
+}
