@@ -16,7 +16,11 @@ export async function createApp(): Promise<NestFastifyApplication> {
     genReqId: requestIdFor,
     requestIdHeader: false,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, { bufferLogs: true });
+  // bodyParser off: Nest would add a form parser; Fastify's own JSON parser is the only one wanted
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
+    bufferLogs: true,
+    bodyParser: false,
+  });
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
   const fastify = app.getHttpAdapter().getInstance();

@@ -67,6 +67,9 @@ export function dataSourceOptions(db: DatabaseConfig, flavor: MysqlFlavor = 'mys
     type: 'better-sqlite3',
     database: db.path,
     enableWAL: true,
+    // SQLite's LOWER() folds ASCII only; searches must match "Ärger" with "ärger" as MySQL does
+    prepareDatabase: (db: { function(name: string, options: object, fn: (v: unknown) => unknown): void }) =>
+      db.function('lower', { deterministic: true }, (v) => (typeof v === 'string' ? v.toLowerCase() : v)),
     timeout: SQLITE_BUSY_TIMEOUT_MS,
     migrations: SQLITE_MIGRATIONS,
   };

@@ -7,6 +7,7 @@ import { TransactionService } from '../../database/transaction.service';
 import { AuditRepository } from '../audit/audit.repository';
 import { MetricsService } from '../metrics/metrics.service';
 import { Product } from '../products/entities/product.entity';
+import { Warehouse } from '../warehouses/entities/warehouse.entity';
 import { WarehousesService } from '../warehouses/warehouses.service';
 import { AdjustReason, MovementType, StockMovement } from './entities/stock-movement.entity';
 import { IdempotencyRepository, IdempotencyScope } from './idempotency.repository';
@@ -118,8 +119,10 @@ export class StockLedgerService implements OnModuleInit, OnModuleDestroy {
     if (scope) await this.replayIfKnown(scope, requestHash!);
     const started = process.hrtime.bigint();
     try {
+      // warehouses never change: resolved before the transaction, which must never wait for a second connection
+      const warehouses = await Promise.all(write.operations.map((op) => this.warehouses.resolve(op.warehouse)));
       const body = await this.tx.run(async (manager) => {
-        const result = await this.applyInTransaction(manager, ctx, write);
+        const result = await this.applyInTransaction(manager, ctx, write, warehouses);
         const answer = shape(result);
         if (scope) await this.remember(manager, scope, requestHash!, 201, answer);
         return { answer, result };
@@ -143,10 +146,10 @@ export class StockLedgerService implements OnModuleInit, OnModuleDestroy {
     manager: EntityManager,
     ctx: RequestContext,
     write: StockWrite,
+    warehouses: Warehouse[],
   ): Promise<StockResult> {
     const now = new Date();
     const products = await this.resolveProducts(manager, write.operations);
-    const warehouses = await Promise.all(write.operations.map((op) => this.warehouses.resolve(op.warehouse)));
     const keys = write.operations.map((op, i) => ({
       warehouseId: warehouses[i].id,
       productId: products[i].id,
