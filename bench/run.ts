@@ -1,0 +1,199 @@
+/**
+ * `npm run bench`: POST /api/stock/out through the service (HTTP, real tokens, 64 connections) against
+ * a raw mysql2 baseline doing the same transaction at the same concurrency, on one hot SKU and spread
+ * over 10,000 SKUs. Both run in this process against the same MariaDB/MySQL, so the ratio holds on a
+ * noisy machine where absolute figures do not.
+ */
+import autocannon from 'autocannon';
+import { createConnection, createPool, Pool, RowDataPacket } from 'mysql2/promise';
+import { startServiceProcess, ServiceProcess } from '../test/support/service-process';
+
+const CONNECTIONS = 64;
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 12);
+const SPREAD_SKUS = 10_000;
+const POOL_SIZE = 20; // the service's default DB_POOL_SIZE
+const START_STOCK = 1_000_000_000_000;
+const server = {
+  host: process.env.TEST_DB_HOST ?? '127.0.0.1',
+  port: Number(process.env.TEST_DB_PORT ?? 3306),
+  user: process.env.TEST_DB_USER ?? 'root',
+  password: process.env.TEST_DB_PASSWORD ?? '',
+};
+const DB_NAME = 'inventory_bench_test';
+
+interface Figures {
+  ops: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+/** The service's per-request transaction, by hand: lock, update level, insert movement, insert audit, commit. */
+async function rawBaseline(
+  pool: Pool,
+  pickProduct: () => number,
+  warehouseId: number,
+  actorId: number,
+): Promise<Figures> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = Date.now() + DURATION_S * 1000;
+  const worker = async () => {
+    while (Date.now() < end) {
+      const productId = pickProduct();
+      const started = process.hrtime.bigint();
+      const conn = await pool.getConnection();
+      try {
+        await conn.query('START TRANSACTION');
+        const [rows] = await conn.query<RowDataPacket[]>(
+          'SELECT on_hand FROM stock_levels WHERE warehouse_id = ? AND product_id = ? FOR UPDATE',
+          [warehouseId, productId],
+        );
+        const balance = Number(rows[0].on_hand) - 1;
+        const now = new Date();
+        await conn.query(
+          'UPDATE stock_levels SET on_hand = ?, updated_at = ? WHERE warehouse_id = ? AND product_id = ?',
+          [balance, now, warehouseId, productId],
+        );
+        const [movement] = await conn.query<{ insertId: number } & RowDataPacket[]>(
+          "INSERT INTO stock_movements (type, product_id, warehouse_id, quantity, balance_after, actor_id, actor_username, request_id, created_at) VALUES ('OUT', ?, ?, -1, ?, ?, 'bench', 'raw', ?)",
+          [productId, warehouseId, balance, actorId, now],
+        );
+        await conn.query(
+          "INSERT INTO audit_logs (at, actor_id, actor_username, actor_role, action, entity_type, entity_id, after, request_id) VALUES (?, ?, 'bench', 'operator', 'stock.out', 'movement', ?, ?, 'raw')",
+          [
+            now,
+            actorId,
+            String(movement.insertId),
+            JSON.stringify({ movements: [{ id: movement.insertId, quantity: -1, balanceAfter: balance }] }),
+          ],
+        );
+        await conn.query('COMMIT');
+        latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      } catch {
+        errors++;
+        await conn.query('ROLLBACK').catch(() => undefined);
+      } finally {
+        conn.release();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  latencies.sort((a, b) => a - b);
+  return { ops: latencies.length / DURATION_S, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+}
+
+async function service(url: string, token: string, pickProduct: () => number): Promise<Figures> {
+  const result = await autocannon({
+    url: `${url}/api/stock/out`,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    requests: [
+      {
+        setupRequest: (req) => ({ ...req, body: JSON.stringify({ productId: pickProduct(), quantity: 1 }) }),
+      },
+    ],
+  });
+  return {
+    ops: result['2xx'] / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.non2xx + result.errors,
+  };
+}
+
+async function seed(pool: Pool): Promise<{ warehouseId: number; actorId: number }> {
+  const [[{ id: warehouseId }]] = await pool.query<RowDataPacket[]>("SELECT id FROM warehouses WHERE code = 'MAIN'");
+  const [[{ id: actorId }]] = await pool.query<RowDataPacket[]>("SELECT id FROM users WHERE username = 'admin'");
+  const now = new Date();
+  for (let first = 1; first <= SPREAD_SKUS; first += 1000) {
+    const ids = Array.from({ length: 1000 }, (_, i) => first + i);
+    await pool.query(
+      'INSERT INTO products (sku, sku_key, name, unit, reorder_point, version, created_at, updated_at) VALUES ?',
+      [ids.map((i) => [`BENCH-${i}`, `bench-${i}`, `Bench ${i}`, 'pcs', 0, 1, now, now])],
+    );
+  }
+  // every level starts from an IN movement, so reconcile holds after the run
+  await pool.query(
+    'INSERT INTO stock_levels (warehouse_id, product_id, on_hand, updated_at) SELECT ?, id, ?, ? FROM products',
+    [warehouseId, START_STOCK, now],
+  );
+  await pool.query(
+    "INSERT INTO stock_movements (type, product_id, warehouse_id, quantity, balance_after, actor_id, actor_username, created_at) SELECT 'IN', id, ?, ?, ?, ?, 'admin', ? FROM products",
+    [warehouseId, START_STOCK, START_STOCK, actorId, now],
+  );
+  return { warehouseId, actorId };
+}
+
+async function main(): Promise<void> {
+  const admin = await createConnection(server);
+  await admin.query(`DROP DATABASE IF EXISTS \`${DB_NAME}\``);
+  await admin.query(`CREATE DATABASE \`${DB_NAME}\` CHARACTER SET utf8mb4`);
+  await admin.end();
+  const password = 'bench-admin-password';
+  let svc: ServiceProcess | undefined;
+  const pool = createPool({ ...server, database: DB_NAME, connectionLimit: POOL_SIZE, timezone: 'Z' });
+  try {
+    svc = await startServiceProcess({
+      DB_TYPE: 'mysql',
+      DB_HOST: server.host,
+      DB_PORT: String(server.port),
+      DB_USER: server.user,
+      DB_PASSWORD: server.password,
+      DB_NAME,
+      DB_POOL_SIZE: String(POOL_SIZE),
+      ADMIN_USERNAME: 'admin',
+      ADMIN_PASSWORD: password,
+      JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0123',
+      RATE_LIMIT_PER_MINUTE: '0', // the bench is one user; the default limit would cap it at 100/s
+      NODE_ENV: 'production',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    });
+    const { warehouseId, actorId } = await seed(pool);
+    const login = await fetch(`${svc.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password }),
+    });
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    const hot = () => 1;
+    const spread = () => 1 + Math.floor(Math.random() * SPREAD_SKUS);
+
+    const rows: [string, Figures, Figures][] = [];
+    for (const [name, pick] of [
+      ['hot SKU', hot],
+      [`${SPREAD_SKUS} SKUs`, spread],
+    ] as const) {
+      const raw = await rawBaseline(pool, pick, warehouseId, actorId);
+      const http = await service(svc.url, accessToken, pick);
+      rows.push([name, raw, http]);
+    }
+    const fmt = (f: Figures) =>
+      `${f.ops.toFixed(0).padStart(7)} ops/s  p50 ${f.p50.toFixed(1).padStart(6)} ms  p99 ${f.p99.toFixed(1).padStart(6)} ms  errors ${f.errors}`;
+    console.log(`\nPOST /api/stock/out, ${CONNECTIONS} connections, ${DURATION_S} s each, pool ${POOL_SIZE}`);
+    for (const [name, raw, http] of rows) {
+      console.log(`\n${name}`);
+      console.log(`  raw mysql2 transaction  ${fmt(raw)}`);
+      console.log(`  service over HTTP       ${fmt(http)}`);
+      console.log(`  service ÷ raw           ${(http.ops / raw.ops).toFixed(2)}`);
+    }
+    const reconcile = await fetch(`${svc.url}/api/stock/reconcile`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    const { checkedLevels, mismatches } = (await reconcile.json()) as { checkedLevels: number; mismatches: unknown[] };
+    console.log(`\nreconcile after the run: ${checkedLevels} levels checked, ${mismatches.length} mismatches`);
+  } finally {
+    await svc?.stop();
+    await pool.end();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
