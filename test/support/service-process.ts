@@ -1,13 +1,18 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const MAIN = join(process.cwd(), 'dist', 'src', 'main.js');
+const START_TIMEOUT_MS = 30_000;
 
 export interface ServiceProcess {
   url: string;
   child: ChildProcess;
+  /** Where its JSON logs go: a file, so a busy test or bench process never holds the service up on a full pipe. */
+  logFile: string;
   stop(): Promise<void>;
 }
 
@@ -28,24 +33,27 @@ async function freePort(): Promise<number> {
 export async function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
   const port = await freePort();
+  const logFile = join(mkdtempSync(join(tmpdir(), 'inventory-service-')), 'service.log');
+  const out = openSync(logFile, 'a');
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'info', ...env, PORT: String(port) },
+    stdio: ['ignore', out, out],
   });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Inventory service listening')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`service exited with ${code} before listening:\n${output}`)));
-  });
-  child.stdout!.resume();
+  closeSync(out);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const log = readFileSync(logFile, 'utf8');
+    if (log.includes('Inventory service listening')) break;
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`service did not start (exit ${child.exitCode}):\n${log}`);
+    }
+    await sleep(50);
+  }
   return {
     url: `http://127.0.0.1:${port}`,
     child,
+    logFile,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
