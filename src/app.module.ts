@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
+import pino from 'pino';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { createValidationPipe } from './common/http/validation.pipe';
 import { Config, configLoaders } from './config';
@@ -20,21 +21,25 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
     LoggerModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService<Config, true>) => ({
-        pinoHttp: {
-          level: config.getOrThrow('app', { infer: true }).logLevel,
-          // Fastify already chose the id (the client's X-Request-Id or a new one)
-          genReqId: (req) => (req as { id?: string }).id ?? 'unknown',
-          redact: ['req.headers.authorization', 'req.headers.cookie', 'req.body.password'],
-          serializers: {
-            req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-              id: req.id,
-              method: req.method,
-              url: req.url,
-              remoteAddress: req.remoteAddress,
-            }),
-            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        pinoHttp: [
+          {
+            level: config.getOrThrow('app', { infer: true }).logLevel,
+            // Fastify already chose the id (the client's X-Request-Id or a new one)
+            genReqId: (req) => (req as { id?: string }).id ?? 'unknown',
+            redact: ['req.headers.authorization', 'req.headers.cookie', 'req.body.password'],
+            serializers: {
+              req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
+                id: req.id,
+                method: req.method,
+                url: req.url,
+                remoteAddress: req.remoteAddress,
+              }),
+              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+            },
           },
-        },
+          // async stdout: lines written while a write is in flight go out together, never blocking a request
+          pino.destination({ dest: 1, sync: false }),
+        ],
       }),
     }),
     MetricsModule,
