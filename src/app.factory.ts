@@ -3,6 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { requestIdFor } from './common/http/request-id';
+import { MetricsService } from './modules/metrics/metrics.service';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -28,6 +29,13 @@ export async function createApp(): Promise<NestFastifyApplication> {
   fastify.removeContentTypeParser(['text/plain']);
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-Id', request.id);
+    done();
+  });
+  const metrics = app.get(MetricsService);
+  fastify.addHook('onResponse', (request, reply, done) => {
+    // routeOptions.url is the template (/api/products/:id); unmatched requests have none
+    const route = request.is404 ? undefined : request.routeOptions.url;
+    metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     done();
   });
   return app;

@@ -9,6 +9,7 @@ import { Config, configLoaders } from './config';
 import { DatabaseModule } from './database/database.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
+import { HealthModule } from './modules/health/health.module';
 import { MetricsModule } from './modules/metrics/metrics.module';
 import { ProductsModule } from './modules/products/products.module';
 import { StockModule } from './modules/stock/stock.module';
@@ -50,6 +51,7 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
     WarehousesModule,
     ProductsModule,
     StockModule,
+    HealthModule,
   ],
   providers: [
     { provide: APP_PIPE, useFactory: createValidationPipe },

@@ -86,6 +86,12 @@ function fromHttpException(exception: HttpException): ApiError {
   return new ApiError(code, message, undefined, retryAfter);
 }
 
+function isTerminusReport(exception: unknown): exception is HttpException {
+  if (!(exception instanceof HttpException) || exception.getStatus() !== 503) return false;
+  const body = exception.getResponse() as { status?: unknown; details?: unknown };
+  return body?.status === 'error' && typeof body.details === 'object';
+}
+
 /** The one place every error becomes the contract's error body. */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
@@ -97,6 +103,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     if (exception instanceof IdempotentReplay) {
       void reply.status(exception.status).header('Idempotent-Replayed', 'true').send(exception.body);
+      return;
+    }
+    if (isTerminusReport(exception)) {
+      // the readiness probe answers terminus' own body, as the contract says
+      void reply
+        .status(503)
+        .header('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS))
+        .send(exception.getResponse());
       return;
     }
     const error = this.toApiError(exception, request.id);

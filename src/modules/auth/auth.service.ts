@@ -6,6 +6,7 @@ import { Config } from '../../config';
 import { USERNAME_PATTERN } from '../../config/auth.config';
 import { TransactionService } from '../../database/transaction.service';
 import { AuditRepository } from '../audit/audit.repository';
+import { MetricsService } from '../metrics/metrics.service';
 import { User } from '../users/entities/user.entity';
 import { PasswordService } from '../users/password.service';
 import { UsersRepository } from '../users/users.repository';
@@ -28,17 +29,22 @@ export class AuthService {
     private readonly audit: AuditRepository,
     private readonly tx: TransactionService,
     private readonly config: ConfigService<Config, true>,
+    private readonly metrics: MetricsService,
   ) {}
 
   /** Unknown user, wrong password and disabled user answer alike, after the same amount of work. */
   async login(dto: LoginDto, origin: LoginOrigin): Promise<LoginResponse> {
     const throttleKey = dto.username.toLowerCase();
-    await this.limits.assertLoginAllowed(throttleKey, origin.ip);
+    await this.limits.assertLoginAllowed(throttleKey, origin.ip).catch((error: unknown) => {
+      this.metrics.authFailures.inc({ reason: 'rate_limited' });
+      throw error;
+    });
     // exact match only: a case-insensitive collation must not let "ADMIN" or "admin " in
     const found = USERNAME_PATTERN.test(dto.username) ? await this.users.findByUsername(dto.username) : null;
     const user = found?.username === dto.username ? found : null;
     const passwordMatches = await this.passwords.verify(user?.passwordHash ?? null, dto.password);
     if (!user || !passwordMatches || user.disabled) {
+      this.metrics.authFailures.inc({ reason: 'invalid_credentials' });
       await this.limits.recordLoginFailure(throttleKey, origin.ip);
       await this.recordLogin('auth.login_failed', { id: null, username: dto.username, role: null }, user, origin);
       throw new ApiError('INVALID_CREDENTIALS', 'Invalid username or password');

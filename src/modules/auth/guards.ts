@@ -4,6 +4,7 @@ import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { IS_PUBLIC, Roles } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
+import { MetricsService } from '../metrics/metrics.service';
 import { RateLimitsService } from './rate-limits.service';
 
 function isPublic(reflector: Reflector, context: ExecutionContext): boolean {
@@ -13,7 +14,10 @@ function isPublic(reflector: Reflector, context: ExecutionContext): boolean {
 /** Global: every route needs a valid access token unless it is @Public(). */
 @Injectable()
 export class JwtAuthGuard extends AuthGuard('jwt') {
-  constructor(private readonly reflector: Reflector) {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly metrics: MetricsService,
+  ) {
     super();
   }
 
@@ -22,8 +26,12 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
   }
 
   override handleRequest<T>(error: unknown, user: T): T {
+    if (error instanceof ApiError) this.metrics.authFailures.inc({ reason: 'revoked_token' });
     if (error) throw error;
-    if (!user) throw new ApiError('UNAUTHORIZED', 'A valid access token is required');
+    if (!user) {
+      this.metrics.authFailures.inc({ reason: 'invalid_token' });
+      throw new ApiError('UNAUTHORIZED', 'A valid access token is required');
+    }
     return user;
   }
 }
@@ -31,13 +39,19 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
 /** Global: deny by default — a route without a role rule answers 403 to everyone. */
 @Injectable()
 export class RolesGuard implements CanActivate {
-  constructor(private readonly reflector: Reflector) {}
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly metrics: MetricsService,
+  ) {}
 
   canActivate(context: ExecutionContext): boolean {
     if (isPublic(this.reflector, context)) return true;
     const allowed = this.reflector.getAllAndOverride(Roles, [context.getHandler(), context.getClass()]);
     const user = context.switchToHttp().getRequest<FastifyRequest>().user!;
-    if (!allowed?.includes(user.role)) throw new ApiError('FORBIDDEN', 'Your role may not call this route');
+    if (!allowed?.includes(user.role)) {
+      this.metrics.authFailures.inc({ reason: 'forbidden' });
+      throw new ApiError('FORBIDDEN', 'Your role may not call this route');
+    }
     return true;
   }
 }

@@ -6,6 +6,19 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 export class MetricsService {
   readonly registry = new Registry();
 
+  readonly httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by route template',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration, by route template',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
   readonly stockMovements = new Counter({
     name: 'inventory_stock_movements_total',
     help: 'Stock movements committed, by type',
@@ -41,6 +54,13 @@ export class MetricsService {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+
+  /** Called once per answered request (Fastify onResponse): labels by template, never the raw URL. */
+  observeRequest(method: string, routeTemplate: string | undefined, statusCode: number, seconds: number): void {
+    const labels = { method, route: routeTemplate ?? 'unmatched', status_code: String(statusCode) };
+    this.httpRequests.inc(labels);
+    this.httpDuration.observe(labels, seconds);
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
