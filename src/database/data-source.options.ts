@@ -60,6 +60,8 @@ export function dataSourceOptions(db: DatabaseConfig, flavor: MysqlFlavor = 'mys
       poolSize: db.poolSize,
       // no async stack capture per query: measurable CPU on the hot path, and errors still carry their SQL
       extra: { trace: false },
+      // the stock write sends its statements in one round trip (every value goes as a parameter)
+      multipleStatements: true,
       migrations: MYSQL_MIGRATIONS,
     };
   }

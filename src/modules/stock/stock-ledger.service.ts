@@ -4,14 +4,12 @@ import { EntityManager, QueryFailedError } from 'typeorm';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
 import { TransactionService } from '../../database/transaction.service';
-import { AuditRepository } from '../audit/audit.repository';
 import { MetricsService } from '../metrics/metrics.service';
-import { Product } from '../products/entities/product.entity';
 import { Warehouse } from '../warehouses/entities/warehouse.entity';
 import { WarehousesService } from '../warehouses/warehouses.service';
-import { AdjustReason, MovementType, StockMovement } from './entities/stock-movement.entity';
+import { AdjustReason, MovementType } from './entities/stock-movement.entity';
 import { IdempotencyRepository, IdempotencyScope } from './idempotency.repository';
-import { LevelKey, levelKeyOf, StockRepository } from './stock.repository';
+import { LevelKey, levelKeyOf, MOVEMENT_ID, StockRepository, withMovementIds } from './stock.repository';
 import { LevelView, MovementView, toMovementView } from './stock.views';
 
 export const MAX_LEVEL = Number.MAX_SAFE_INTEGER; // 2^53-1
@@ -52,6 +50,9 @@ export interface Idempotency {
   body: unknown;
 }
 
+const productNotFound = (ref: ProductRef) =>
+  ApiError.notFound('Product', ref.productId !== undefined ? { productId: ref.productId } : { sku: ref.sku });
+
 /** A stored first answer, sent again verbatim. */
 export class IdempotentReplay extends Error {
   constructor(
@@ -88,12 +89,12 @@ const isDuplicateKey = (error: unknown) =>
 export class StockLedgerService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(StockLedgerService.name);
   private purgeTimer?: NodeJS.Timeout;
+  private readonly skuIds = new Map<string, number>();
 
   constructor(
     private readonly stock: StockRepository,
     private readonly idempotencyKeys: IdempotencyRepository,
     private readonly warehouses: WarehousesService,
-    private readonly audit: AuditRepository,
     private readonly tx: TransactionService,
     private readonly metrics: MetricsService,
   ) {}
@@ -119,128 +120,120 @@ export class StockLedgerService implements OnModuleInit, OnModuleDestroy {
     if (scope) await this.replayIfKnown(scope, requestHash!);
     const started = process.hrtime.bigint();
     try {
-      // warehouses never change: resolved before the transaction, which must never wait for a second connection
+      // names resolve before the transaction (warehouses and SKUs never change): it never waits on a second connection
       const warehouses = await Promise.all(write.operations.map((op) => this.warehouses.resolve(op.warehouse)));
-      const body = await this.tx.run(async (manager) => {
-        const result = await this.applyInTransaction(manager, ctx, write, warehouses);
-        const answer = shape(result);
-        if (scope) await this.remember(manager, scope, requestHash!, 201, answer);
-        return { answer, result };
+      const productIds = await this.productIds(write.operations);
+      const { answer, movements } = await this.tx.run(async (manager) => {
+        const now = new Date();
+        const planned = await this.plan(manager, ctx, write, warehouses, productIds, now);
+        const template = shape(planned.result);
+        const firstId = await this.stock.persist(manager, {
+          now,
+          levels: planned.levels,
+          movements: planned.movements,
+          audit: {
+            actor: { id: ctx.user.id, username: ctx.user.username, role: ctx.user.role },
+            action: write.action,
+            after: { movements: planned.result.movements },
+            requestId: ctx.requestId,
+            ip: ctx.ip,
+          },
+          idempotency: scope && { ...scope, requestHash: requestHash!, responseStatus: 201, responseBody: template },
+        });
+        return { answer: withMovementIds(template, firstId), movements: planned.movements };
       });
       this.metrics.stockTransactionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      for (const m of body.result.movements) this.metrics.stockMovements.inc({ type: m.type });
-      return body.answer;
+      for (const m of movements) this.metrics.stockMovements.inc({ type: m.type });
+      return answer;
     } catch (error) {
       if (scope && isDuplicateKey(error)) await this.replayIfKnown(scope, requestHash!);
       if (error instanceof ApiError && error.status < 500) {
         this.metrics.stockRejections.inc({ reason: error.code });
         // a first 404/409 is an answer too: kept, so a retry with the key gets it again
-        if (scope && (error.status === 404 || error.status === 409))
+        if (scope && (error.status === 404 || error.status === 409)) {
           await this.rememberRefusal(ctx, scope, requestHash!, error);
+        }
       }
       throw error;
     }
   }
 
-  private async applyInTransaction(
+  /**
+   * Inside the transaction: lock, apply the operations in order on the locked balances (every line on
+   * a level counts before anything is checked), check the range, and say what to write. Movement ids in
+   * the result are MOVEMENT_ID placeholders until the rows exist.
+   */
+  private async plan(
     manager: EntityManager,
     ctx: RequestContext,
     write: StockWrite,
     warehouses: Warehouse[],
-  ): Promise<StockResult> {
-    const now = new Date();
-    const products = await this.resolveProducts(manager, write.operations);
-    const keys = write.operations.map((op, i) => ({
-      warehouseId: warehouses[i].id,
-      productId: products[i].id,
-    }));
+    productIds: number[],
+    now: Date,
+  ) {
+    const keys = write.operations.map((_, i) => ({ warehouseId: warehouses[i].id, productId: productIds[i] }));
     const distinct = [...new Map(keys.map((k) => [levelKeyOf(k), k])).values()];
-    const onHand = await this.stock.lockLevels(manager, distinct, now);
+    const locked = await this.stock.lockForWrite(manager, [...new Set(productIds)], distinct, now);
+    const missing = write.operations.findIndex((_, i) => !locked.products.has(productIds[i]));
+    if (missing >= 0) throw productNotFound(write.operations[missing].product); // unknown or archived
 
-    // apply in order on the locked balances; every line on a level counts before anything is checked
+    const onHand = locked.onHand;
     const start = new Map(onHand);
-    const deltas = write.operations.map((op, i) => {
+    const movements = write.operations.map((op, i) => {
       const key = levelKeyOf(keys[i]);
       const delta = op.countedQuantity !== undefined ? op.countedQuantity - onHand.get(key)! : op.delta!;
       onHand.set(key, onHand.get(key)! + delta);
-      return delta;
+      return {
+        type: op.type,
+        productId: productIds[i],
+        warehouseId: keys[i].warehouseId,
+        quantity: delta,
+        balanceAfter: onHand.get(key)!,
+        reference: write.reference ?? null,
+        note: write.note ?? null,
+        reason: write.reason ?? null,
+        actorId: ctx.user.id,
+        actorUsername: ctx.user.username,
+        requestId: ctx.requestId,
+        createdAt: now,
+      };
     });
     this.assertWithinRange(distinct, start, onHand, keys, warehouses);
 
-    const movements: StockMovement[] = [];
-    const running = new Map(start);
-    for (const [i, op] of write.operations.entries()) {
-      const key = levelKeyOf(keys[i]);
-      running.set(key, running.get(key)! + deltas[i]);
-      movements.push(
-        await this.stock.appendMovement(manager, {
-          type: op.type,
-          productId: keys[i].productId,
-          warehouseId: keys[i].warehouseId,
-          quantity: deltas[i],
-          balanceAfter: running.get(key)!,
-          reference: write.reference ?? null,
-          note: write.note ?? null,
-          reason: write.reason ?? null,
-          actorId: ctx.user.id,
-          actorUsername: ctx.user.username,
-          requestId: ctx.requestId,
-          createdAt: now,
-        }),
-      );
-    }
-    for (const key of distinct) {
-      const k = levelKeyOf(key);
-      if (onHand.get(k) !== start.get(k)) await this.stock.saveLevel(manager, key, onHand.get(k)!, now);
-    }
-
-    const views = movements.map((m, i) => toMovementView(m, products[i].sku, warehouses[i].code));
-    await this.audit.append(manager, {
-      actor: { id: ctx.user.id, username: ctx.user.username, role: ctx.user.role },
-      action: write.action,
-      entityType: 'movement',
-      entityId: String(movements[0].id),
-      before: null,
-      after: { movements: views },
-      requestId: ctx.requestId,
-      ip: ctx.ip,
-    });
-    const levels = keys.map((key, i) => ({
-      productId: key.productId,
-      sku: products[i].sku,
-      warehouse: warehouses[i].code,
-      onHand: onHand.get(levelKeyOf(key))!,
-      updatedAt: now.toISOString(),
-    }));
-    return { movements: views, levels };
+    const sku = (i: number) => locked.products.get(productIds[i])!.sku;
+    const result: StockResult = {
+      movements: movements.map((m, i) => toMovementView({ ...m, id: MOVEMENT_ID(i) }, sku(i), warehouses[i].code)),
+      levels: keys.map((key, i) => ({
+        productId: key.productId,
+        sku: sku(i),
+        warehouse: warehouses[i].code,
+        onHand: onHand.get(levelKeyOf(key))!,
+        updatedAt: now.toISOString(),
+      })),
+    };
+    const levels = distinct
+      .filter((k) => onHand.get(levelKeyOf(k)) !== start.get(levelKeyOf(k)))
+      .map((k) => ({ ...k, onHand: onHand.get(levelKeyOf(k))! }));
+    return { result, movements, levels };
   }
 
-  /** Each operation's product, active; 404 naming the ones that are not. */
-  private async resolveProducts(manager: EntityManager, operations: StockOperation[]): Promise<Product[]> {
-    const ids = [
-      ...new Set(operations.flatMap((op) => (op.product.productId !== undefined ? [op.product.productId] : []))),
+  /** Each operation's product id; SKUs resolve through a cache (a SKU never changes owner). 404 for an unknown one. */
+  private async productIds(operations: StockOperation[]): Promise<number[]> {
+    const unknown = [
+      ...new Set(
+        operations.flatMap((op) =>
+          op.product.sku !== undefined && !this.skuIds.has(op.product.sku.toLowerCase())
+            ? [op.product.sku.toLowerCase()]
+            : [],
+        ),
+      ),
     ];
-    const skuKeys = [
-      ...new Set(operations.flatMap((op) => (op.product.sku !== undefined ? [op.product.sku.toLowerCase()] : []))),
-    ];
-    const found = await this.stock.findActiveProductsShared(manager, ids, skuKeys);
-    const byId = new Map(found.map((p) => [p.id, p]));
-    const bySku = new Map(found.map((p) => [p.skuKey, p]));
-    const missing: ProductRef[] = [];
-    const products = operations.map((op) => {
-      const product =
-        op.product.productId !== undefined ? byId.get(op.product.productId) : bySku.get(op.product.sku!.toLowerCase());
-      if (!product) missing.push(op.product);
-      return product!;
+    for (const [skuKey, id] of await this.stock.findProductIdsBySkuKey(unknown)) this.skuIds.set(skuKey, id);
+    return operations.map((op) => {
+      const id = op.product.productId ?? this.skuIds.get(op.product.sku!.toLowerCase());
+      if (id === undefined) throw productNotFound(op.product);
+      return id;
     });
-    if (missing.length) {
-      const first = missing[0];
-      throw ApiError.notFound(
-        'Product',
-        first.productId !== undefined ? { productId: first.productId } : { sku: first.sku },
-      );
-    }
-    return products;
   }
 
   private assertWithinRange(

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { Brackets, DataSource, EntityManager } from 'typeorm';
-import { forUpdate } from '../../database/row-lock';
+import { DataSource, EntityManager } from 'typeorm';
+import { AuditLog } from '../audit/entities/audit-log.entity';
 import { Product } from '../products/entities/product.entity';
 import { Warehouse } from '../warehouses/entities/warehouse.entity';
+import { IdempotencyKey } from './entities/idempotency-key.entity';
 import { StockLevel } from './entities/stock-level.entity';
 import { MovementType, StockMovement } from './entities/stock-movement.entity';
 
@@ -49,75 +50,158 @@ export interface LedgerCheck extends LevelKey {
 
 const levelOrder = (a: LevelKey, b: LevelKey) => a.warehouseId - b.warehouseId || a.productId - b.productId;
 
+interface LevelLockRow {
+  warehouse_id: number;
+  product_id: number;
+  on_hand: string | number;
+}
+
+export interface PersistPlan {
+  now: Date;
+  levels: (LevelKey & { onHand: number })[];
+  movements: Omit<StockMovement, 'id'>[];
+  audit: {
+    actor: { id: number; username: string; role: string };
+    action: string;
+    after: object;
+    requestId: string;
+    ip: string;
+  };
+  idempotency?: {
+    userId: number;
+    route: string;
+    key: string;
+    requestHash: string;
+    responseStatus: number;
+    responseBody: unknown;
+  };
+}
+
+/**
+ * Before COMMIT a movement's id is not known: views carry MOVEMENT_ID(i) = -(i+1) instead, a value
+ * no real id takes, and these placeholders become the real ids once the movements are inserted.
+ */
+export const MOVEMENT_ID = (index: number) => -(index + 1);
+const MOVEMENT_ID_IN_JSON = /"id":-(\d+)(?=[,}])/g;
+
+export function withMovementIds<T>(value: T, firstId: number): T {
+  const json = JSON.stringify(value).replace(MOVEMENT_ID_IN_JSON, (_, n: string) => `"id":${firstId + Number(n) - 1}`);
+  return JSON.parse(json) as T;
+}
+
+/** The same substitution in SQL, after `SET @first_movement_id = LAST_INSERT_ID()`. */
+function withIdsInSql(json: string): { sql: string; params: string[] } {
+  const parts = json.split(/"id":-\d+(?=[,}])/);
+  const ids = [...json.matchAll(MOVEMENT_ID_IN_JSON)].map((m) => Number(m[1]) - 1);
+  const pieces = parts.flatMap((_, i) => (i < ids.length ? ['?', `'"id":'`, `@first_movement_id + ${ids[i]}`] : ['?']));
+  return { sql: `CONCAT(${pieces.join(', ')})`, params: parts };
+}
+
+const MOVEMENT_COLUMNS = [
+  'type',
+  'product_id',
+  'warehouse_id',
+  'quantity',
+  'balance_after',
+  'reference',
+  'note',
+  'reason',
+  'actor_id',
+  'actor_username',
+  'request_id',
+  'created_at',
+];
+
+const movementValues = (m: Omit<StockMovement, 'id'>) => [
+  m.type,
+  m.productId,
+  m.warehouseId,
+  m.quantity,
+  m.balanceAfter,
+  m.reference,
+  m.note,
+  m.reason,
+  m.actorId,
+  m.actorUsername,
+  m.requestId,
+  m.createdAt,
+];
+
 /** The SQL of stock: levels (the locked rows) and the append-only movement ledger. */
 @Injectable()
 export class StockRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  /**
-   * Active products named by id or SKU, read with a shared lock on MySQL: an archive (which takes the
-   * product row exclusively first) cannot slip in between this check and the stock write.
-   */
-  findActiveProductsShared(manager: EntityManager, ids: number[], skuKeys: string[]): Promise<Product[]> {
-    const query = manager
-      .createQueryBuilder(Product, 'p')
-      .where('p.archived_at IS NULL')
-      .andWhere(
-        new Brackets((q) => {
-          if (ids.length) q.orWhere('p.id IN (:...ids)', { ids });
-          if (skuKeys.length) q.orWhere('p.sku_key IN (:...skuKeys)', { skuKeys });
-        }),
-      )
-      .orderBy('p.id', 'ASC');
-    if (manager.connection.options.type !== 'better-sqlite3') query.setLock('pessimistic_read');
-    return query.getMany();
+  /** Product ids by lower-cased SKU, archived or not (a SKU and its id never change). */
+  async findProductIdsBySkuKey(skuKeys: string[]): Promise<Map<string, number>> {
+    if (!skuKeys.length) return new Map();
+    const rows: { id: number; sku_key: string }[] = await this.dataSource.query(
+      `SELECT id, sku_key FROM products WHERE sku_key IN (${skuKeys.map(() => '?').join(', ')})`,
+      skuKeys,
+    );
+    return new Map(rows.map((r) => [r.sku_key, Number(r.id)]));
   }
 
   /**
-   * Locks the level rows (`SELECT … FOR UPDATE` in ascending warehouse, product order, the one order
-   * every stock write uses) and returns their on-hand; a missing row is created first, race-free.
+   * The locking reads of a stock write, in one round trip on MySQL: the active products with a shared
+   * lock (an archive, which takes the product row exclusively first, cannot slip in), then the level
+   * rows `FOR UPDATE` in ascending (warehouse, product) order — the one order every stock write uses.
+   * A missing level row is created first, race-free.
    */
-  async lockLevels(manager: EntityManager, keys: LevelKey[], now: Date): Promise<Map<string, number>> {
-    const sorted = [...keys].sort(levelOrder);
-    let rows = await this.selectLevelsForUpdate(manager, sorted);
-    if (rows.length < sorted.length) {
-      const found = new Set(rows.map(levelKeyOf));
-      const missing = sorted.filter((k) => !found.has(levelKeyOf(k)));
-      await this.insertMissingLevels(manager, missing, now);
-      rows = await this.selectLevelsForUpdate(manager, sorted);
-    }
-    return new Map(rows.map((row) => [levelKeyOf(row), row.onHand]));
-  }
-
-  private async selectLevelsForUpdate(
+  async lockForWrite(
     manager: EntityManager,
+    productIds: number[],
     keys: LevelKey[],
-  ): Promise<(LevelKey & { onHand: number })[]> {
-    const query = manager
-      .createQueryBuilder(StockLevel, 'l')
-      .select(['l.warehouse_id AS warehouse_id', 'l.product_id AS product_id', 'l.on_hand AS on_hand'])
-      .where(
-        new Brackets((q) =>
-          keys.forEach((k, i) =>
-            q.orWhere(`(l.warehouse_id = :w${i} AND l.product_id = :p${i})`, {
-              [`w${i}`]: k.warehouseId,
-              [`p${i}`]: k.productId,
-            }),
-          ),
-        ),
-      )
-      .orderBy('l.warehouse_id', 'ASC')
-      .addOrderBy('l.product_id', 'ASC');
-    const rows = await forUpdate(query).getRawMany<{
-      warehouse_id: number;
-      product_id: number;
-      on_hand: string | number;
-    }>();
-    return rows.map((r) => ({
-      warehouseId: Number(r.warehouse_id),
-      productId: Number(r.product_id),
-      onHand: Number(r.on_hand),
-    }));
+    now: Date,
+  ): Promise<{ products: Map<number, { id: number; sku: string }>; onHand: Map<string, number> }> {
+    const sorted = [...keys].sort(levelOrder);
+    const mysql = manager.connection.options.type !== 'better-sqlite3';
+    const products = {
+      sql: `SELECT id, sku FROM products WHERE archived_at IS NULL AND id IN (${productIds.map(() => '?').join(', ')})${mysql ? ' LOCK IN SHARE MODE' : ''}`,
+      params: productIds,
+    };
+    const levels = this.levelsForUpdateSql(sorted, mysql);
+    let productRows: { id: number; sku: string }[];
+    let levelRows: LevelLockRow[];
+    if (mysql) {
+      [productRows, levelRows] = await manager.query(`${products.sql}; ${levels.sql}`, [
+        ...products.params,
+        ...levels.params,
+      ]);
+    } else {
+      productRows = await manager.query(products.sql, products.params);
+      levelRows = await manager.query(levels.sql, levels.params);
+    }
+    if (levelRows.length < sorted.length) {
+      const found = new Set(
+        levelRows.map((r) => levelKeyOf({ warehouseId: Number(r.warehouse_id), productId: Number(r.product_id) })),
+      );
+      await this.insertMissingLevels(
+        manager,
+        sorted.filter((k) => !found.has(levelKeyOf(k))),
+        now,
+      );
+      levelRows = await manager.query(levels.sql, levels.params);
+    }
+    return {
+      products: new Map(productRows.map((p) => [Number(p.id), { id: Number(p.id), sku: p.sku }])),
+      onHand: new Map(
+        levelRows.map((r) => [
+          levelKeyOf({ warehouseId: Number(r.warehouse_id), productId: Number(r.product_id) }),
+          Number(r.on_hand),
+        ]),
+      ),
+    };
+  }
+
+  private levelsForUpdateSql(keys: LevelKey[], mysql: boolean): { sql: string; params: number[] } {
+    return {
+      sql:
+        'SELECT warehouse_id, product_id, on_hand FROM stock_levels WHERE ' +
+        keys.map(() => '(warehouse_id = ? AND product_id = ?)').join(' OR ') +
+        ` ORDER BY warehouse_id, product_id${mysql ? ' FOR UPDATE' : ''}`,
+      params: keys.flatMap((k) => [k.warehouseId, k.productId]),
+    };
   }
 
   /** INSERT IGNORE: two requests creating the same level both succeed, and one row results. */
@@ -131,18 +215,87 @@ export class StockRepository {
       .execute();
   }
 
-  async saveLevel(manager: EntityManager, key: LevelKey, onHand: number, now: Date): Promise<void> {
-    await manager.update(
-      StockLevel,
-      { warehouseId: key.warehouseId, productId: key.productId },
-      { onHand, updatedAt: now },
+  /**
+   * The writes of a stock write: levels, movements, the audit entry and the idempotent answer. On MySQL
+   * they go in one round trip, so the row locks are held for as short a time as possible; movement ids
+   * inside the audit entry and the answer are placeholders (see MOVEMENT_ID) filled in by SQL there.
+   * Returns the first movement's id (the ids of one multi-row INSERT are consecutive).
+   */
+  async persist(manager: EntityManager, write: PersistPlan): Promise<number> {
+    if (manager.connection.options.type === 'better-sqlite3') return this.persistOneByOne(manager, write);
+    const statements: string[] = [];
+    const params: unknown[] = [];
+    for (const level of write.levels) {
+      statements.push('UPDATE stock_levels SET on_hand = ?, updated_at = ? WHERE warehouse_id = ? AND product_id = ?');
+      params.push(level.onHand, write.now, level.warehouseId, level.productId);
+    }
+    statements.push(
+      `INSERT INTO stock_movements (${MOVEMENT_COLUMNS.join(', ')}) VALUES ${write.movements.map(() => `(${MOVEMENT_COLUMNS.map(() => '?').join(', ')})`).join(', ')}`,
     );
+    params.push(...write.movements.flatMap(movementValues));
+    statements.push('SET @first_movement_id = LAST_INSERT_ID()');
+    const after = withIdsInSql(JSON.stringify(write.audit.after));
+    statements.push(
+      `INSERT INTO audit_logs (at, actor_id, actor_username, actor_role, action, entity_type, entity_id, \`before\`, \`after\`, request_id, ip) VALUES (?, ?, ?, ?, ?, 'movement', @first_movement_id, NULL, ${after.sql}, ?, ?)`,
+    );
+    const { actor } = write.audit;
+    params.push(
+      write.now,
+      actor.id,
+      actor.username,
+      actor.role,
+      write.audit.action,
+      ...after.params,
+      write.audit.requestId,
+      write.audit.ip,
+    );
+    if (write.idempotency) {
+      const body = withIdsInSql(JSON.stringify(write.idempotency.responseBody));
+      const { userId, route, key, requestHash, responseStatus } = write.idempotency;
+      statements.push(
+        `INSERT INTO idempotency_keys (user_id, route, idempotency_key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ${body.sql}, ?)`,
+      );
+      params.push(userId, route, key, requestHash, responseStatus, ...body.params, write.now);
+    }
+    const results: { insertId?: number }[] = await manager.query(statements.join(';\n'), params);
+    return Number(results[write.levels.length].insertId);
   }
 
-  /** One INSERT per movement: each id is exact, whatever the server's auto-increment lock mode. */
-  async appendMovement(manager: EntityManager, movement: Omit<StockMovement, 'id'>): Promise<StockMovement> {
-    const result = await manager.insert(StockMovement, { ...movement }); // a copy: the driver may write back into it
-    return { ...movement, id: Number(result.identifiers[0].id) };
+  /** SQLite: the same writes, one statement at a time (its writes are serialized; there is no round trip). */
+  private async persistOneByOne(manager: EntityManager, write: PersistPlan): Promise<number> {
+    for (const level of write.levels) {
+      await manager.update(
+        StockLevel,
+        { warehouseId: level.warehouseId, productId: level.productId },
+        { onHand: level.onHand, updatedAt: write.now },
+      );
+    }
+    let firstId = 0;
+    for (const [i, movement] of write.movements.entries()) {
+      const result = await manager.insert(StockMovement, { ...movement });
+      if (i === 0) firstId = Number(result.identifiers[0].id);
+    }
+    await manager.insert(AuditLog, {
+      at: write.now,
+      actorId: write.audit.actor.id,
+      actorUsername: write.audit.actor.username,
+      actorRole: write.audit.actor.role,
+      action: write.audit.action,
+      entityType: 'movement',
+      entityId: String(firstId),
+      before: null,
+      after: withMovementIds(write.audit.after, firstId),
+      requestId: write.audit.requestId,
+      ip: write.audit.ip,
+    });
+    if (write.idempotency) {
+      await manager.insert(IdempotencyKey, {
+        ...write.idempotency,
+        responseBody: JSON.stringify(withMovementIds(write.idempotency.responseBody, firstId)),
+        createdAt: write.now,
+      });
+    }
+    return firstId;
   }
 
   async listLevels(filter: LevelFilter): Promise<LevelRow[]> {
