@@ -15,6 +15,11 @@ const MAX_ATTEMPTS = 6;
 const BASE_BACKOFF_MS = 4;
 export const RETRY_AFTER_SECONDS = 1;
 
+export interface TransactionBounds {
+  begin: string;
+  commit: string;
+}
+
 function retryReason(error: unknown): string | null {
   const errno = error instanceof QueryFailedError ? (error.driverError as { errno?: number }).errno : undefined;
   return errno !== undefined ? (RETRYABLE[errno] ?? null) : null;
@@ -38,13 +43,37 @@ export class TransactionService {
     this.sqliteWriteLock = dataSource.options.type === 'better-sqlite3' ? new Mutex() : null;
   }
 
-  async run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    if (this.sqliteWriteLock) {
-      return this.sqliteWriteLock.runExclusive(() => this.dataSource.transaction(work));
-    }
+  run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.withRetries(() => this.dataSource.transaction(work));
+  }
+
+  /**
+   * A transaction whose BEGIN and COMMIT ride with the work's first and last round trips: the work puts
+   * `bounds.begin` before its first statements and `bounds.commit` after its last ones (MySQL runs them
+   * as one multi-statement query each). Any failure rolls back. On SQLite the bounds are empty and the
+   * work runs inside an ordinary transaction.
+   */
+  runInline<T>(work: (manager: EntityManager, bounds: TransactionBounds) => Promise<T>): Promise<T> {
+    if (this.sqliteWriteLock) return this.run((manager) => work(manager, { begin: '', commit: '' }));
+    return this.withRetries(async () => {
+      const runner = this.dataSource.createQueryRunner();
+      try {
+        await runner.connect();
+        return await work(runner.manager, { begin: 'START TRANSACTION', commit: 'COMMIT' });
+      } catch (error) {
+        await runner.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        await runner.release();
+      }
+    });
+  }
+
+  private async withRetries<T>(attemptOnce: () => Promise<T>): Promise<T> {
+    if (this.sqliteWriteLock) return this.sqliteWriteLock.runExclusive(attemptOnce);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.dataSource.transaction(work);
+        return await attemptOnce();
       } catch (error) {
         const reason = retryReason(error);
         if (!reason) throw error;

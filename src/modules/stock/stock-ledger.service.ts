@@ -123,12 +123,13 @@ export class StockLedgerService implements OnModuleInit, OnModuleDestroy {
       // names resolve before the transaction (warehouses and SKUs never change): it never waits on a second connection
       const warehouses = await Promise.all(write.operations.map((op) => this.warehouses.resolve(op.warehouse)));
       const productIds = await this.productIds(write.operations);
-      const { answer, movements } = await this.tx.run(async (manager) => {
+      const { answer, movements } = await this.tx.runInline(async (manager, bounds) => {
         const now = new Date();
-        const planned = await this.plan(manager, ctx, write, warehouses, productIds, now);
+        const planned = await this.plan(manager, ctx, write, warehouses, productIds, now, bounds.begin);
         const template = shape(planned.result);
         const firstId = await this.stock.persist(manager, {
           now,
+          commit: bounds.commit,
           levels: planned.levels,
           movements: planned.movements,
           audit: {
@@ -170,10 +171,11 @@ export class StockLedgerService implements OnModuleInit, OnModuleDestroy {
     warehouses: Warehouse[],
     productIds: number[],
     now: Date,
+    begin: string,
   ) {
     const keys = write.operations.map((_, i) => ({ warehouseId: warehouses[i].id, productId: productIds[i] }));
     const distinct = [...new Map(keys.map((k) => [levelKeyOf(k), k])).values()];
-    const locked = await this.stock.lockForWrite(manager, [...new Set(productIds)], distinct, now);
+    const locked = await this.stock.lockForWrite(manager, [...new Set(productIds)], distinct, now, begin);
     const missing = write.operations.findIndex((_, i) => !locked.products.has(productIds[i]));
     if (missing >= 0) throw productNotFound(write.operations[missing].product); // unknown or archived
 

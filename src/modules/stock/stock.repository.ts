@@ -58,6 +58,8 @@ interface LevelLockRow {
 
 export interface PersistPlan {
   now: Date;
+  /** Appended to the writes (MySQL: COMMIT in the same round trip); empty where the caller commits. */
+  commit: string;
   levels: (LevelKey & { onHand: number })[];
   movements: Omit<StockMovement, 'id'>[];
   audit: {
@@ -146,13 +148,15 @@ export class StockRepository {
    * The locking reads of a stock write, in one round trip on MySQL: the active products with a shared
    * lock (an archive, which takes the product row exclusively first, cannot slip in), then the level
    * rows `FOR UPDATE` in ascending (warehouse, product) order — the one order every stock write uses.
-   * A missing level row is created first, race-free.
+   * `begin` (MySQL: START TRANSACTION) opens the transaction in the same round trip. A missing level
+   * row is created first, race-free.
    */
   async lockForWrite(
     manager: EntityManager,
     productIds: number[],
     keys: LevelKey[],
     now: Date,
+    begin: string,
   ): Promise<{ products: Map<number, { id: number; sku: string }>; onHand: Map<string, number> }> {
     const sorted = [...keys].sort(levelOrder);
     const mysql = manager.connection.options.type !== 'better-sqlite3';
@@ -164,10 +168,11 @@ export class StockRepository {
     let productRows: { id: number; sku: string }[];
     let levelRows: LevelLockRow[];
     if (mysql) {
-      [productRows, levelRows] = await manager.query(`${products.sql}; ${levels.sql}`, [
+      const results: unknown[] = await manager.query(`${begin}; ${products.sql}; ${levels.sql}`, [
         ...products.params,
         ...levels.params,
       ]);
+      [productRows, levelRows] = results.slice(1) as [typeof productRows, LevelLockRow[]];
     } else {
       productRows = await manager.query(products.sql, products.params);
       levelRows = await manager.query(levels.sql, levels.params);
@@ -257,6 +262,7 @@ export class StockRepository {
       );
       params.push(userId, route, key, requestHash, responseStatus, ...body.params, write.now);
     }
+    if (write.commit) statements.push(write.commit);
     const results: { insertId?: number }[] = await manager.query(statements.join(';\n'), params);
     return Number(results[write.levels.length].insertId);
   }
