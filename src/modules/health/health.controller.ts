@@ -1,4 +1,4 @@
-import { Controller, Get, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Controller, Get, Injectable } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
 import { Public } from '../../common/decorators/auth.decorators';
@@ -7,10 +7,10 @@ const PING_TIMEOUT_MS = 1500;
 
 /** Readiness turns down as soon as shutdown begins, so a load balancer stops sending before the pool closes. */
 @Injectable()
-export class ShutdownState implements OnApplicationShutdown {
+export class ShutdownState implements BeforeApplicationShutdown {
   shuttingDown = false;
 
-  onApplicationShutdown(): void {
+  beforeApplicationShutdown(): void {
     this.shuttingDown = true;
   }
 }
