@@ -1,0 +1,98 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ServiceProcess, startServiceProcess } from './support/service-process';
+import { TcpProxy } from './support/tcp-proxy';
+import { createTestDatabase, MYSQL_TEST_SERVER, TestDatabase, testDbType } from './support/test-database';
+
+const ADMIN = { username: 'admin', password: 'admin-password-123' };
+
+/** Polls until `check` holds or `ms` passes; returns whether it held. Bounded: never a timer assertion. */
+async function within(ms: number, check: () => Promise<boolean>): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await sleep(100);
+  }
+  return check();
+}
+
+// A database that goes away and comes back: MySQL/MariaDB only (SQLite is a file inside the process).
+(testDbType() === 'mysql' ? describe : describe.skip)('database outage', () => {
+  let database: TestDatabase;
+  let proxy: TcpProxy;
+  let service: ServiceProcess;
+  let token: string;
+
+  const get = (path: string) => fetch(`${service.url}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+  const post = (path: string, body: unknown) =>
+    fetch(`${service.url}${path}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    proxy = new TcpProxy(MYSQL_TEST_SERVER.host, MYSQL_TEST_SERVER.port);
+    await proxy.open();
+    service = await startServiceProcess({
+      ...database.env,
+      DB_HOST: '127.0.0.1',
+      DB_PORT: String(proxy.port),
+      NODE_ENV: 'test',
+      JWT_SECRET: 'outage-test-secret-long-enough-0123456789',
+      ADMIN_USERNAME: ADMIN.username,
+      ADMIN_PASSWORD: ADMIN.password,
+      RATE_LIMIT_PER_MINUTE: '0',
+      REDIS_URL: '',
+    });
+    const login = await fetch(`${service.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(ADMIN),
+    });
+    token = ((await login.json()) as { accessToken: string }).accessToken;
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+    await proxy?.cut();
+    await database?.drop();
+  });
+
+  it('is ready while the database answers', async () => {
+    expect((await fetch(`${service.url}/health/ready`)).status).toBe(200);
+  });
+
+  it('turns unready and answers 503 SERVICE_UNAVAILABLE with Retry-After while the database is gone', async () => {
+    const product = (await (await post('/api/products', { sku: 'OUT-1', name: 'Outage' })).json()) as { id: number };
+    await proxy.cut();
+
+    expect(await within(2000, async () => (await fetch(`${service.url}/health/ready`)).status === 503)).toBe(true);
+    const ready = await fetch(`${service.url}/health/ready`);
+    expect(await ready.json()).toMatchObject({ status: 'error', error: { database: { status: 'down' } } });
+
+    for (const res of [
+      await post('/api/stock/in', { productId: product.id, quantity: 5 }),
+      await get('/api/products'),
+    ]) {
+      expect(res.status).toBe(503);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      const body = (await res.json()) as { code: string; message: string };
+      expect(body.code).toBe('SERVICE_UNAVAILABLE');
+      expect(body.message).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|SELECT|INSERT/);
+    }
+    expect((await fetch(`${service.url}/health/live`)).status).toBe(200);
+  });
+
+  it('recovers by itself when the database returns, with nothing half-done kept', async () => {
+    await proxy.open(); // same port
+    expect(await within(5000, async () => (await fetch(`${service.url}/health/ready`)).status === 200)).toBe(true);
+    const products = (await (await get('/api/products?sku=OUT-1')).json()) as {
+      items: { id: number; onHand: number }[];
+    };
+    expect(products.items).toHaveLength(1);
+    expect(products.items[0].onHand).toBe(0); // the stock-in refused during the outage left nothing
+    const res = await post('/api/stock/in', { productId: products.items[0].id, quantity: 5 });
+    expect(res.status).toBe(201);
+  });
+});
