@@ -6,6 +6,7 @@ import { Config } from '../config';
 import { resolveDataSourceOptions } from './data-source.options';
 import { runMigrations } from './migrate';
 import { useShortLockWaits } from './row-lock';
+import { PoolMetrics } from './pool-metrics';
 import { TransactionService } from './transaction.service';
 
 @Global()
@@ -24,7 +25,7 @@ import { TransactionService } from './transaction.service';
       },
     }),
   ],
-  providers: [TransactionService],
+  providers: [TransactionService, PoolMetrics],
   exports: [TransactionService],
 })
 export class DatabaseModule {}

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The service's Prometheus registry and the families the contract names. */
 @Injectable()
@@ -36,6 +36,23 @@ export class MetricsService {
     help: 'Time from BEGIN to COMMIT of a stock write, retries included',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
+  });
+  readonly lockWait = new Histogram({
+    name: 'inventory_stock_lock_wait_seconds',
+    help: 'Time a stock write waited to obtain its row locks',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3],
+    registers: [this.registry],
+  });
+  /** Where pool counts come from; set by the database layer (PoolMetrics). */
+  poolSnapshot: () => Record<'open' | 'idle' | 'waiting', number> = () => ({ open: 0, idle: 0, waiting: 0 });
+  readonly poolConnections = new Gauge({
+    name: 'inventory_db_pool_connections',
+    help: 'Database pool connections by state (open, idle; waiting = requests queued for one)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      for (const [state, count] of Object.entries(this.poolSnapshot())) this.poolConnections.set({ state }, count);
+    },
   });
   readonly dbRetries = new Counter({
     name: 'inventory_db_retries_total',

@@ -175,7 +175,9 @@ export class StockLedgerService implements OnModuleInit, OnModuleDestroy {
   ) {
     const keys = write.operations.map((_, i) => ({ warehouseId: warehouses[i].id, productId: productIds[i] }));
     const distinct = [...new Map(keys.map((k) => [levelKeyOf(k), k])).values()];
+    const lockStarted = process.hrtime.bigint();
     const locked = await this.stock.lockForWrite(manager, [...new Set(productIds)], distinct, now, begin);
+    this.metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStarted) / 1e9);
     const missing = write.operations.findIndex((_, i) => !locked.products.has(productIds[i]));
     if (missing >= 0) throw productNotFound(write.operations[missing].product); // unknown or archived
 

@@ -1,0 +1,30 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { MetricsService } from '../modules/metrics/metrics.service';
+
+/** mysql2's pool keeps its counts in fields it does not document; read defensively. */
+interface Mysql2PoolInternals {
+  _allConnections?: { length: number };
+  _freeConnections?: { length: number };
+  _connectionQueue?: { length: number };
+}
+
+/** Publishes the connection pool's state at every scrape. */
+@Injectable()
+export class PoolMetrics implements OnModuleInit {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  onModuleInit(): void {
+    const pool = (this.dataSource.driver as unknown as { pool?: Mysql2PoolInternals }).pool;
+    this.metrics.poolSnapshot = pool
+      ? () => ({
+          open: pool._allConnections?.length ?? 0,
+          idle: pool._freeConnections?.length ?? 0,
+          waiting: pool._connectionQueue?.length ?? 0,
+        })
+      : () => ({ open: 1, idle: 0, waiting: 0 }); // SQLite: one shared connection
+  }
+}
