@@ -24,7 +24,9 @@ describe('Grafana dashboard', () => {
   const exported = new Set(
     metrics.registry
       .getMetricsAsArray()
-      .flatMap((m) => (m.type === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name])),
+      .flatMap((m) =>
+        String(m.type) === 'histogram' ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name],
+      ),
   );
   const panels = dashboard.panels.flatMap((p) => p.targets.map((t) => [p.title, t.expr] as const));
 

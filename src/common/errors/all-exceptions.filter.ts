@@ -57,7 +57,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   );
 }
 
-function uniqueViolation(error: unknown): ApiError | null {
+/** The 409 a unique-index violation means, or null when it is not one the contract names. */
+export function uniqueViolation(error: unknown): ApiError | null {
   if (!(error instanceof QueryFailedError)) return null;
   const driver = error.driverError as DriverError;
   const isUnique = driver.code === 'ER_DUP_ENTRY' || driver.code === 'SQLITE_CONSTRAINT_UNIQUE';

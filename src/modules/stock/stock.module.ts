@@ -12,5 +12,6 @@ import { StockService } from './stock.service';
   imports: [AuditModule, ProductsModule, WarehousesModule],
   controllers: [StockController],
   providers: [StockService, StockLedgerService, StockRepository, IdempotencyRepository],
+  exports: [StockService],
 })
 export class StockModule {}

@@ -1,0 +1,32 @@
+import { CommandFactory } from 'nest-commander';
+import { uniqueViolation } from '../common/errors/all-exceptions.filter';
+import { configLoaders } from '../config';
+import { ConfigError } from '../config/validate-config';
+import { CliModule } from './cli.module';
+
+/** Operator commands: `npm run cli -- --help`. Errors are one line on stderr and exit code 1. */
+async function bootstrap(): Promise<void> {
+  const fail = (error: unknown) => {
+    const known = uniqueViolation(error);
+    process.stderr.write(`error: ${known?.message ?? (error as Error).message ?? String(error)}\n`);
+    process.exit(1);
+  };
+  try {
+    configLoaders.forEach((load) => load());
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error);
+    throw error;
+  }
+  await CommandFactory.run(CliModule, {
+    cliName: 'inventory',
+    logger: ['error', 'warn'],
+    serviceErrorHandler: fail,
+    errorHandler: (error: Error & { exitCode?: number; code?: string }) => {
+      // commander's own exits (--help, --version) are not failures
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') process.exit(0);
+      process.exit(error.exitCode ?? 1);
+    },
+  });
+}
+
+void bootstrap();
