@@ -5,6 +5,8 @@ const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.spec.json', useESM: true }] },
   setupFiles: ['reflect-metadata'],
+  // see test/support/content-disposition.cjs: Jest cannot require() that ESM-only package on Node 20
+  moduleNameMapper: { '^content-disposition$': '<rootDir>/test/support/content-disposition.cjs' },
 };
 const e2e = (driver) => ({
   ...common,

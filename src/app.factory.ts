@@ -4,6 +4,9 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { requestIdFor } from './common/http/request-id';
 import { MetricsService } from './modules/metrics/metrics.service';
+import { serveOpenApi } from './openapi';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig } from './config/app.config';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -31,6 +34,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
     void reply.header('X-Request-Id', request.id);
     done();
   });
+  if (app.get(ConfigService).getOrThrow<AppConfig>('app').openApi) serveOpenApi(app);
   const metrics = app.get(MetricsService);
   fastify.addHook('onResponse', (request, reply, done) => {
     // routeOptions.url is the template (/api/products/:id); unmatched requests have none

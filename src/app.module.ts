@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_PIPE, DiscoveryModule } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
@@ -18,6 +18,7 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
 
 @Module({
   imports: [
+    DiscoveryModule,
     ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: configLoaders }),
     LoggerModule.forRootAsync({
       inject: [ConfigService],

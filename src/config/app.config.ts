@@ -8,12 +8,15 @@ class AppEnv {
   @IsOptional() @IsInt() @Min(0) @Max(65535) PORT?: number;
   @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
   @IsOptional() @IsIn(LOG_LEVELS) LOG_LEVEL?: (typeof LOG_LEVELS)[number];
+  @IsOptional() @IsIn(['true', 'false']) OPENAPI_ENABLED?: string;
 }
 
 export interface AppConfig {
   port: number;
   production: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** /docs and /docs-json: on outside production, opt-in there. */
+  openApi: boolean;
 }
 
 export const appConfig = registerAs('app', (): AppConfig => {
@@ -22,5 +25,6 @@ export const appConfig = registerAs('app', (): AppConfig => {
     port: env.PORT ?? 3000,
     production: env.NODE_ENV === 'production',
     logLevel: env.LOG_LEVEL ?? 'info',
+    openApi: env.OPENAPI_ENABLED !== undefined ? env.OPENAPI_ENABLED === 'true' : env.NODE_ENV !== 'production',
   };
 });

@@ -1,0 +1,127 @@
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { DiscoveryService } from '@nestjs/core';
+import { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { IS_PUBLIC, Roles } from './common/decorators/auth.decorators';
+import { ERROR_STATUS, ErrorCode } from './common/errors/error-codes';
+
+/** Error codes particular to a route, beyond those every route may answer. */
+const ROUTE_ERRORS: Record<string, ErrorCode[]> = {
+  'POST /api/auth/login': ['INVALID_CREDENTIALS'],
+  'POST /api/users': ['USERNAME_TAKEN'],
+  'GET /api/users/{id}': ['NOT_FOUND'],
+  'PATCH /api/users/{id}': ['NOT_FOUND', 'LAST_ADMIN'],
+  'POST /api/warehouses': ['WAREHOUSE_CODE_TAKEN'],
+  'POST /api/products': ['SKU_TAKEN'],
+  'GET /api/products/{id}': ['NOT_FOUND'],
+  'PATCH /api/products/{id}': ['NOT_FOUND', 'VERSION_MISMATCH'],
+  'DELETE /api/products/{id}': ['NOT_FOUND', 'PRODUCT_HAS_STOCK'],
+  'GET /api/stock': ['NOT_FOUND'],
+  'GET /api/stock/movements': ['NOT_FOUND'],
+  ...Object.fromEntries(
+    ['in', 'out', 'adjust', 'transfer', 'batch'].map((route) => [
+      `POST /api/stock/${route}`,
+      [
+        'NOT_FOUND',
+        'INSUFFICIENT_STOCK',
+        'QUANTITY_OUT_OF_RANGE',
+        'IDEMPOTENCY_KEY_IN_USE',
+        'IDEMPOTENCY_KEY_REUSED',
+      ] as ErrorCode[],
+    ]),
+  ),
+};
+const EVERY_ROUTE: ErrorCode[] = ['VALIDATION_FAILED', 'RATE_LIMITED', 'INTERNAL', 'SERVICE_UNAVAILABLE'];
+const AUTHENTICATED: ErrorCode[] = ['UNAUTHORIZED', 'FORBIDDEN'];
+
+interface RouteRule {
+  key: string;
+  roles: readonly string[] | null;
+}
+
+/** Every controller route with its role rule (null: public), keyed like the document: `GET /api/products/{id}`. */
+function routeRules(app: NestFastifyApplication): RouteRule[] {
+  return app
+    .get(DiscoveryService)
+    .getControllers()
+    .flatMap(({ metatype }) => {
+      if (!metatype) return [];
+      const base = String(Reflect.getMetadata(PATH_METADATA, metatype) ?? '');
+      return Object.getOwnPropertyNames(metatype.prototype).flatMap((name) => {
+        const handler = metatype.prototype[name] as object;
+        if (typeof handler !== 'function' || !Reflect.hasMetadata(METHOD_METADATA, handler)) return [];
+        const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as number];
+        const path =
+          `/${[base, String(Reflect.getMetadata(PATH_METADATA, handler))].filter((p) => p && p !== '/').join('/')}`
+            .replace(/\/+/g, '/')
+            .replace(/:(\w+)/g, '{$1}');
+        const isPublic = Reflect.getMetadata(IS_PUBLIC, handler) ?? Reflect.getMetadata(IS_PUBLIC, metatype);
+        const roles = Reflect.getMetadata(Roles.KEY, handler) ?? Reflect.getMetadata(Roles.KEY, metatype) ?? [];
+        return [{ key: `${method} ${path}`, roles: isPublic ? null : roles }];
+      });
+    });
+}
+
+/**
+ * The OpenAPI document: routes and DTOs from Nest (the swagger CLI plugin reads the DTOs at build),
+ * plus what Nest cannot see — each route's roles, bearer auth and the contract's error codes.
+ */
+export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('Inventory service')
+    .setDescription(
+      'Products, warehouses and stock that never goes wrong. Every route needs a bearer token and one of ' +
+        'the roles listed on it (x-roles), except login and the health probes. Errors answer ' +
+        '{statusCode, code, message, details?, requestId}.',
+    )
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+    .build();
+  const document = SwaggerModule.createDocument(app, config);
+  document.components = {
+    ...document.components,
+    schemas: {
+      ...document.components?.schemas,
+      Error: {
+        type: 'object',
+        required: ['statusCode', 'code', 'message', 'requestId'],
+        properties: {
+          statusCode: { type: 'integer' },
+          code: { type: 'string', enum: Object.keys(ERROR_STATUS) },
+          message: { type: 'string' },
+          details: { type: 'object', description: 'VALIDATION_FAILED: {fields: {"<path>": ["<message>"]}}' },
+          requestId: { type: 'string' },
+        },
+      },
+    },
+  };
+  for (const rule of routeRules(app)) {
+    const [method, path] = rule.key.split(' ');
+    const operation = document.paths[path]?.[method.toLowerCase() as 'get'];
+    if (!operation) continue;
+    const codes = [...EVERY_ROUTE, ...(rule.roles ? AUTHENTICATED : []), ...(ROUTE_ERRORS[rule.key] ?? [])];
+    if (rule.roles) {
+      operation.security = [{ bearer: [] }];
+      (operation as unknown as Record<string, unknown>)['x-roles'] = rule.roles;
+      operation.description = `Roles: ${rule.roles.join(', ')}.${operation.description ? ` ${operation.description}` : ''}`;
+    } else {
+      operation.security = [];
+      operation.description = `Public.${operation.description ? ` ${operation.description}` : ''}`;
+    }
+    for (const code of codes) {
+      const status = String(ERROR_STATUS[code]);
+      const existing = operation.responses[status] as { description?: string } | undefined;
+      operation.responses[status] = {
+        description: existing?.description ? `${existing.description}, ${code}` : code,
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      };
+    }
+  }
+  return document;
+}
+
+/** Serves the document at /docs (UI) and /docs-json. */
+export function serveOpenApi(app: NestFastifyApplication): void {
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json', raw: ['json'] });
+}
