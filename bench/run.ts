@@ -10,6 +10,7 @@ import { startServiceProcess, ServiceProcess } from '../test/support/service-pro
 
 const CONNECTIONS = 64;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 12);
+const METRICS_DURATION_S = 6;
 const SPREAD_SKUS = 10_000;
 const POOL_SIZE = 20; // the service's default DB_POOL_SIZE
 const START_STOCK = 1_000_000_000_000;
@@ -86,11 +87,11 @@ async function rawBaseline(
   return { ops: latencies.length / DURATION_S, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
 }
 
-async function service(url: string, token: string, pickProduct: () => number): Promise<Figures> {
+async function service(url: string, token: string, pickProduct: () => number, duration = DURATION_S): Promise<Figures> {
   const result = await autocannon({
     url: `${url}/api/stock/out`,
     connections: CONNECTIONS,
-    duration: DURATION_S,
+    duration,
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     requests: [
@@ -136,24 +137,25 @@ async function main(): Promise<void> {
   await admin.query(`CREATE DATABASE \`${DB_NAME}\` CHARACTER SET utf8mb4`);
   await admin.end();
   const password = 'bench-admin-password';
+  const serviceEnv = {
+    DB_TYPE: 'mysql',
+    DB_HOST: server.host,
+    DB_PORT: String(server.port),
+    DB_USER: server.user,
+    DB_PASSWORD: server.password,
+    DB_NAME,
+    DB_POOL_SIZE: String(POOL_SIZE),
+    ADMIN_USERNAME: 'admin',
+    ADMIN_PASSWORD: password,
+    JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0123',
+    RATE_LIMIT_PER_MINUTE: '0', // the bench is one user; the default limit would cap it at 100/s
+    NODE_ENV: 'production',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  };
   let svc: ServiceProcess | undefined;
   const pool = createPool({ ...server, database: DB_NAME, connectionLimit: POOL_SIZE, timezone: 'Z' });
   try {
-    svc = await startServiceProcess({
-      DB_TYPE: 'mysql',
-      DB_HOST: server.host,
-      DB_PORT: String(server.port),
-      DB_USER: server.user,
-      DB_PASSWORD: server.password,
-      DB_NAME,
-      DB_POOL_SIZE: String(POOL_SIZE),
-      ADMIN_USERNAME: 'admin',
-      ADMIN_PASSWORD: password,
-      JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0123',
-      RATE_LIMIT_PER_MINUTE: '0', // the bench is one user; the default limit would cap it at 100/s
-      NODE_ENV: 'production',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-    });
+    svc = await startServiceProcess(serviceEnv);
     const { warehouseId, actorId } = await seed(pool);
     const login = await fetch(`${svc.url}/api/auth/login`, {
       method: 'POST',
@@ -182,6 +184,30 @@ async function main(): Promise<void> {
       console.log(`  service over HTTP       ${fmt(http)}`);
       console.log(`  service ÷ raw           ${(http.ops / raw.ops).toFixed(2)}`);
     }
+    // what the per-request HTTP metrics cost: the hot path with them on and off, interleaved (on, off,
+    // on, off) after a warm-up of the fresh process, so neither side gets the warmer machine
+    const withoutMetrics = await startServiceProcess({ ...serviceEnv, METRICS_ENABLED: 'false' });
+    const rounds: Record<'on' | 'off', Figures[]> = { on: [], off: [] };
+    try {
+      await service(withoutMetrics.url, accessToken, hot, 3);
+      for (let round = 0; round < 2; round++) {
+        rounds.on.push(await service(svc.url, accessToken, hot, METRICS_DURATION_S));
+        rounds.off.push(await service(withoutMetrics.url, accessToken, hot, METRICS_DURATION_S));
+      }
+    } finally {
+      await withoutMetrics.stop();
+    }
+    const mean = (runs: Figures[]): Figures => ({
+      ops: runs.reduce((a, r) => a + r.ops, 0) / runs.length,
+      p50: runs.reduce((a, r) => a + r.p50, 0) / runs.length,
+      p99: runs.reduce((a, r) => a + r.p99, 0) / runs.length,
+      errors: runs.reduce((a, r) => a + r.errors, 0),
+    });
+    const [on, off] = [mean(rounds.on), mean(rounds.off)];
+    console.log(`\nmetrics cost, hot SKU, 2 × ${METRICS_DURATION_S} s each, interleaved`);
+    console.log(`  metrics on              ${fmt(on)}`);
+    console.log(`  metrics off             ${fmt(off)}`);
+    console.log(`  on ÷ off                ${(on.ops / off.ops).toFixed(2)}  (target ≥ 0.95)`);
     const reconcile = await fetch(`${svc.url}/api/stock/reconcile`, {
       headers: { authorization: `Bearer ${accessToken}` },
     });

@@ -34,13 +34,16 @@ export async function createApp(): Promise<NestFastifyApplication> {
     void reply.header('X-Request-Id', request.id);
     done();
   });
-  if (app.get(ConfigService).getOrThrow<AppConfig>('app').openApi) serveOpenApi(app);
-  const metrics = app.get(MetricsService);
-  fastify.addHook('onResponse', (request, reply, done) => {
-    // routeOptions.url is the template (/api/products/:id); unmatched requests have none
-    const route = request.is404 ? undefined : request.routeOptions.url;
-    metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    done();
-  });
+  const config = app.get(ConfigService).getOrThrow<AppConfig>('app');
+  if (config.openApi) serveOpenApi(app);
+  if (config.httpMetrics) {
+    const metrics = app.get(MetricsService);
+    fastify.addHook('onResponse', (request, reply, done) => {
+      // routeOptions.url is the template (/api/products/:id); unmatched requests have none
+      const route = request.is404 ? undefined : request.routeOptions.url;
+      metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
   return app;
 }

@@ -9,6 +9,7 @@ class AppEnv {
   @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
   @IsOptional() @IsIn(LOG_LEVELS) LOG_LEVEL?: (typeof LOG_LEVELS)[number];
   @IsOptional() @IsIn(['true', 'false']) OPENAPI_ENABLED?: string;
+  @IsOptional() @IsIn(['true', 'false']) METRICS_ENABLED?: string;
 }
 
 export interface AppConfig {
@@ -17,6 +18,8 @@ export interface AppConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   /** /docs and /docs-json: on outside production, opt-in there. */
   openApi: boolean;
+  /** Per-request HTTP metrics (on by default; off only to measure what they cost). */
+  httpMetrics: boolean;
 }
 
 export const appConfig = registerAs('app', (): AppConfig => {
@@ -25,6 +28,7 @@ export const appConfig = registerAs('app', (): AppConfig => {
     port: env.PORT ?? 3000,
     production: env.NODE_ENV === 'production',
     logLevel: env.LOG_LEVEL ?? 'info',
+    httpMetrics: env.METRICS_ENABLED !== 'false',
     openApi: env.OPENAPI_ENABLED !== undefined ? env.OPENAPI_ENABLED === 'true' : env.NODE_ENV !== 'production',
   };
 });
