@@ -9,7 +9,7 @@ import { Warehouse } from '../warehouses/entities/warehouse.entity';
 import { WarehousesService } from '../warehouses/warehouses.service';
 import { AdjustReason, MovementType } from './entities/stock-movement.entity';
 import { IdempotencyRepository, IdempotencyScope } from './idempotency.repository';
-import { LevelKey, levelKeyOf, MOVEMENT_ID, StockRepository, withMovementIds } from './stock.repository';
+import { LevelKey, levelKeyOf, MOVEMENT_ID, StockRepository } from './stock.repository';
 import { LevelView, MovementView, toMovementView } from './stock.views';
 
 export const MAX_LEVEL = Number.MAX_SAFE_INTEGER; // 2^53-1
@@ -141,7 +141,9 @@ export class StockLedgerService implements OnModuleInit, OnModuleDestroy {
           },
           idempotency: scope && { ...scope, requestHash: requestHash!, responseStatus: 201, responseBody: template },
         });
-        return { answer: withMovementIds(template, firstId), movements: planned.movements };
+        // the answer holds the very view objects: give them their ids (the stored copies got them in SQL)
+        planned.result.movements.forEach((view, i) => (view.id = firstId + i));
+        return { answer: template, movements: planned.movements };
       });
       this.metrics.stockTransactionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       for (const m of movements) this.metrics.stockMovements.inc({ type: m.type });
