@@ -35,7 +35,8 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
   const port = await freePort();
   const logFile = join(mkdtempSync(join(tmpdir(), 'inventory-service-')), 'service.log');
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [MAIN], {
+  // the same flags as `npm start` and the image
+  const child = spawn(process.execPath, ['--max-semi-space-size=32', MAIN], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env, PORT: String(port) },
     stdio: ['ignore', out, out],
   });
