@@ -26,7 +26,6 @@ export async function createApp(): Promise<NestFastifyApplication> {
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: any other body type is 415 rather than a string handed to validation
   fastify.removeContentTypeParser(['text/plain']);

@@ -1,8 +1,8 @@
-import { Module } from '@nestjs/common';
+import { Module, RequestMethod } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { APP_FILTER, APP_PIPE, DiscoveryModule } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
-import pino from 'pino';
+import { logDestination } from './common/log-destination';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { createValidationPipe } from './common/http/validation.pipe';
 import { Config, configLoaders } from './config';
@@ -23,6 +23,7 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
     LoggerModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService<Config, true>) => ({
+        forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
         pinoHttp: [
           {
             level: config.getOrThrow('app', { infer: true }).logLevel,
@@ -39,8 +40,7 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
               res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
             },
           },
-          // async stdout: lines written while a write is in flight go out together, never blocking a request
-          pino.destination({ dest: 1, sync: false }),
+          logDestination,
         ],
       }),
     }),

@@ -1,6 +1,7 @@
 import { ConfigService } from '@nestjs/config';
 import { Logger } from 'nestjs-pino';
 import { createApp } from './app.factory';
+import { flushLogs } from './common/log-destination';
 import { Config, configLoaders } from './config';
 import { ConfigError } from './config/validate-config';
 
@@ -16,6 +17,22 @@ async function bootstrap(): Promise<void> {
   const config = app.get<ConfigService<Config, true>>(ConfigService);
   const { port } = config.getOrThrow('app', { infer: true });
   const database = config.getOrThrow('database', { infer: true });
+  // SIGTERM/SIGINT: readiness turns 503, in-flight requests finish, the pool closes, exit 0
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      app.close().then(
+        () => {
+          flushLogs();
+          process.exit(0);
+        },
+        (error: unknown) => {
+          app.get(Logger).error({ err: error }, 'Shutdown failed');
+          flushLogs();
+          process.exit(1);
+        },
+      );
+    });
+  }
   await app.listen({ port, host: '0.0.0.0' });
   const url = `http://localhost:${port}`;
   const where =

@@ -13,7 +13,8 @@ export interface ServiceProcess {
   child: ChildProcess;
   /** Where its JSON logs go: a file, so a busy test or bench process never holds the service up on a full pipe. */
   logFile: string;
-  stop(): Promise<void>;
+  /** SIGTERM, then the exit code once the process is gone. */
+  stop(): Promise<number | null>;
 }
 
 async function freePort(): Promise<number> {
@@ -56,9 +57,9 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
     child,
     logFile,
     stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
+      new Promise<number | null>((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
         child.kill('SIGTERM');
       }),
   };
