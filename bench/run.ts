@@ -7,6 +7,7 @@
 import autocannon from 'autocannon';
 import { createConnection, createPool, Pool, RowDataPacket } from 'mysql2/promise';
 import { startServiceProcess, ServiceProcess } from '../test/support/service-process';
+import { loginTo } from '../test/support/service-client';
 
 const CONNECTIONS = 64;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 12);
@@ -157,12 +158,7 @@ async function main(): Promise<void> {
   try {
     svc = await startServiceProcess(serviceEnv);
     const { warehouseId, actorId } = await seed(pool);
-    const login = await fetch(`${svc.url}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password }),
-    });
-    const { accessToken } = (await login.json()) as { accessToken: string };
+    const accessToken = await loginTo(svc.url, { username: 'admin', password });
     const hot = () => 1;
     const spread = () => 1 + Math.floor(Math.random() * SPREAD_SKUS);
 

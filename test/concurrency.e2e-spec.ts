@@ -1,5 +1,6 @@
 import { createTestDatabase, TestDatabase, testDbType } from './support/test-database';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
+import { loginTo } from './support/service-client';
 
 /**
  * Many parallel requests against the service running as several processes on one database
@@ -37,14 +38,7 @@ describe(`concurrency (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''})`, () =>
     });
     return { status: res.status, body: (await res.json()) as Answer['body'], headers: res.headers };
   };
-  const login = async (username: string, password: string) => {
-    const res = await fetch(`${services[0].url}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ username, password }),
-    });
-    return ((await res.json()) as { accessToken: string }).accessToken;
-  };
+  const login = (username: string, password: string) => loginTo(services[0].url, { username, password });
   const createProduct = async (sku: string) =>
     (await call('POST', '/api/products', manager, { sku, name: sku })).body.id as number;
   const onHand = async (productId: number, warehouse = 'MAIN') => {

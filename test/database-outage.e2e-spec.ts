@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { TcpProxy } from './support/tcp-proxy';
 import { createTestDatabase, MYSQL_TEST_SERVER, TestDatabase, testDbType } from './support/test-database';
+import { loginTo } from './support/service-client';
 
 const ADMIN = { username: 'admin', password: 'admin-password-123' };
 
@@ -45,12 +46,7 @@ async function within(ms: number, check: () => Promise<boolean>): Promise<boolea
       RATE_LIMIT_PER_MINUTE: '0',
       REDIS_URL: '',
     });
-    const login = await fetch(`${service.url}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(ADMIN),
-    });
-    token = ((await login.json()) as { accessToken: string }).accessToken;
+    token = await loginTo(service.url, ADMIN);
   });
 
   afterAll(async () => {

@@ -39,24 +39,20 @@ export class StockService {
   ) {}
 
   receive(ctx: RequestContext, dto: StockMoveDto, idempotency?: Idempotency) {
-    const operations = [
-      { type: 'IN' as const, product: productRef(dto), warehouse: dto.warehouse, delta: dto.quantity },
-    ];
-    return this.ledger.apply(
-      ctx,
-      { action: 'stock.in', operations, reference: dto.reference, note: dto.note },
-      single,
-      idempotency,
-    );
+    return this.move(ctx, 'IN', dto, idempotency);
   }
 
   issue(ctx: RequestContext, dto: StockMoveDto, idempotency?: Idempotency) {
-    const operations = [
-      { type: 'OUT' as const, product: productRef(dto), warehouse: dto.warehouse, delta: -dto.quantity },
-    ];
+    return this.move(ctx, 'OUT', dto, idempotency);
+  }
+
+  private move(ctx: RequestContext, type: 'IN' | 'OUT', dto: StockMoveDto, idempotency?: Idempotency) {
+    const delta = type === 'IN' ? dto.quantity : -dto.quantity;
+    const operations = [{ type, product: productRef(dto), warehouse: dto.warehouse, delta }];
+    const action = type === 'IN' ? 'stock.in' : 'stock.out';
     return this.ledger.apply(
       ctx,
-      { action: 'stock.out', operations, reference: dto.reference, note: dto.note },
+      { action, operations, reference: dto.reference, note: dto.note },
       single,
       idempotency,
     );
