@@ -5,6 +5,8 @@ import { flushLogs } from './common/log-destination';
 import { Config, configLoaders } from './config';
 import { ConfigError } from './config/validate-config';
 
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+
 async function bootstrap(): Promise<void> {
   try {
     configLoaders.forEach((load) => load());
@@ -20,6 +22,12 @@ async function bootstrap(): Promise<void> {
   // SIGTERM/SIGINT: readiness turns 503, in-flight requests finish, the pool closes, exit 0
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
+      // a drain that cannot finish must not keep the orchestrator waiting forever
+      setTimeout(() => {
+        app.get(Logger).error(`Shutdown did not finish within ${SHUTDOWN_TIMEOUT_MS} ms; exiting`);
+        flushLogs();
+        process.exit(1);
+      }, SHUTDOWN_TIMEOUT_MS).unref();
       app.close().then(
         () => {
           flushLogs();
