@@ -3,6 +3,7 @@ import { Mutex } from 'async-mutex';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { ApiError } from '../common/errors/api-error';
+import { RETRY_AFTER_SECONDS } from '../common/errors/error-codes';
 import { MetricsService } from '../modules/metrics/metrics.service';
 
 /** MySQL/MariaDB errors after which the whole transaction is rolled back and tried again. */
@@ -13,7 +14,6 @@ const RETRYABLE: Record<number, string> = {
 };
 const MAX_ATTEMPTS = 6;
 const BASE_BACKOFF_MS = 4;
-export const RETRY_AFTER_SECONDS = 1;
 
 export interface TransactionBounds {
   begin: string;

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { QueryFailedError } from 'typeorm';
 import { IdempotentReplay } from '../../modules/stock/stock-ledger.service';
 import { ApiError } from './api-error';
-import { ErrorBody, ErrorCode } from './error-codes';
+import { ErrorBody, ErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
 
 const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
   400: 'VALIDATION_FAILED',
@@ -39,7 +39,6 @@ const UNAVAILABLE_CODES = new Set([
   'ER_SERVER_SHUTDOWN',
   'SQLITE_BUSY',
 ]);
-export const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 
 interface DriverError {
   code?: string;
@@ -82,8 +81,7 @@ function fromHttpException(exception: HttpException): ApiError {
   const code = CODE_BY_STATUS[status] ?? (status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED');
   const message = status === 404 ? 'Not found' : exception.message;
   if (code === 'VALIDATION_FAILED') return ApiError.validation({ body: [message] });
-  const retryAfter =
-    code === 'RATE_LIMITED' || code === 'SERVICE_UNAVAILABLE' ? UNAVAILABLE_RETRY_AFTER_SECONDS : undefined;
+  const retryAfter = code === 'RATE_LIMITED' || code === 'SERVICE_UNAVAILABLE' ? RETRY_AFTER_SECONDS : undefined;
   return new ApiError(code, message, undefined, retryAfter);
 }
 
@@ -108,10 +106,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     if (isTerminusReport(exception)) {
       // the readiness probe answers terminus' own body, as the contract says
-      void reply
-        .status(503)
-        .header('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS))
-        .send(exception.getResponse());
+      void reply.status(503).header('Retry-After', String(RETRY_AFTER_SECONDS)).send(exception.getResponse());
       return;
     }
     const error = this.toApiError(exception, request.id);
@@ -137,7 +132,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
         'SERVICE_UNAVAILABLE',
         'The database is unavailable; retry shortly',
         undefined,
-        UNAVAILABLE_RETRY_AFTER_SECONDS,
+        RETRY_AFTER_SECONDS,
       );
     }
     this.logger.error({ requestId, err: exception }, 'Unhandled error');

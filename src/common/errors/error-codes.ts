@@ -24,6 +24,9 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+/** Seconds a client waits before retrying a 429 or a 503 (sent as Retry-After). */
+export const RETRY_AFTER_SECONDS = 1;
+
 export interface ErrorBody {
   statusCode: number;
   code: ErrorCode;

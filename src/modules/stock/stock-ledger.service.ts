@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
+import { MAX_LEVEL } from '../../common/quantities';
 import { TransactionService } from '../../database/transaction.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { Warehouse } from '../warehouses/entities/warehouse.entity';
@@ -12,7 +13,6 @@ import { IdempotencyRepository, IdempotencyScope } from './idempotency.repositor
 import { LevelKey, levelKeyOf, MOVEMENT_ID, StockRepository } from './stock.repository';
 import { LevelView, MovementView, toMovementView } from './stock.views';
 
-export const MAX_LEVEL = Number.MAX_SAFE_INTEGER; // 2^53-1
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const IDEMPOTENCY_PURGE_EVERY_MS = 10 * 60 * 1000;
 

@@ -1,11 +1,11 @@
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
 import { Optional } from '../../../common/http/optional';
+import { MAX_QUANTITY } from '../../../common/quantities';
 import { PageQuery } from '../../../common/http/pagination';
 import { Product } from '../entities/product.entity';
 
 export const SKU_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-export const MAX_QUANTITY = 1_000_000_000;
 
 export class CreateProductDto {
   @IsString() @Matches(SKU_PATTERN, { message: 'sku must be 1..64 of [A-Za-z0-9._-]' }) sku!: string;

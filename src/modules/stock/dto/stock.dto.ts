@@ -18,11 +18,11 @@ import {
   IsDefined,
 } from 'class-validator';
 import { PageQuery } from '../../../common/http/pagination';
-import { MAX_QUANTITY, SKU_PATTERN } from '../../products/dto/product.dto';
+import { MAX_LEVEL, MAX_QUANTITY } from '../../../common/quantities';
+import { SKU_PATTERN } from '../../products/dto/product.dto';
 import { WAREHOUSE_CODE_PATTERN } from '../../warehouses/dto/warehouse.dto';
 import { ADJUST_REASONS, AdjustReason, MOVEMENT_TYPES, MovementType } from '../entities/stock-movement.entity';
 
-const MAX_LEVEL = Number.MAX_SAFE_INTEGER;
 const ONE_OF = { message: 'exactly one of productId or sku is required' };
 
 /** A line names its product by exactly one of productId or sku. */
