@@ -5,6 +5,8 @@ import { AppModule } from './app.module';
 import { requestIdFor } from './common/http/request-id';
 import { MetricsService } from './modules/metrics/metrics.service';
 import { serveOpenApi } from './openapi';
+import { ShutdownState } from './modules/health/health.controller';
+import { ErrorBody, RETRY_AFTER_SECONDS } from './common/errors/error-codes';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from './config/app.config';
 
@@ -19,6 +21,8 @@ export async function createApp(): Promise<NestFastifyApplication> {
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: requestIdFor,
     requestIdHeader: false,
+    // the drain hooks below answer with the contract's body instead of Fastify's own 503
+    return503OnClosing: false,
   });
   // bodyParser off: Nest would add a form parser; Fastify's own JSON parser is the only one wanted
   const app = await NestFactory.create<NestFastifyApplication>(AppModule, adapter, {
@@ -29,9 +33,24 @@ export async function createApp(): Promise<NestFastifyApplication> {
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: any other body type is 415 rather than a string handed to validation
   fastify.removeContentTypeParser(['text/plain']);
+  const shutdown = app.get(ShutdownState);
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-Id', request.id);
-    done();
+    // the probes keep answering: readiness says 503 itself (terminus body), liveness stays 200
+    if (!shutdown.shuttingDown || request.routeOptions.url?.startsWith('/health/')) return done();
+    // arrived on a kept-alive connection while draining: not started, so safe for the client to retry
+    const body: ErrorBody = {
+      statusCode: 503,
+      code: 'SERVICE_UNAVAILABLE',
+      message: 'The service is shutting down; retry shortly',
+      requestId: request.id,
+    };
+    void reply.code(503).header('Retry-After', RETRY_AFTER_SECONDS).send(body);
+  });
+  // while draining, every response closes its connection: keep-alive sockets would hold the close open
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (shutdown.shuttingDown) void reply.header('Connection', 'close');
+    done(null, payload);
   });
   const config = app.get(ConfigService).getOrThrow<AppConfig>('app');
   if (config.openApi) serveOpenApi(app);

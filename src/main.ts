@@ -1,11 +1,15 @@
 import { ConfigService } from '@nestjs/config';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from 'nestjs-pino';
 import { createApp } from './app.factory';
 import { flushLogs } from './common/log-destination';
 import { Config, configLoaders } from './config';
 import { ConfigError } from './config/validate-config';
+import { ShutdownState } from './modules/health/health.controller';
 
 const SHUTDOWN_TIMEOUT_MS = 15_000;
+/** From SIGTERM to closing the listener: lets the event loop accept and read what clients already sent. */
+const DRAIN_SETTLE_MS = 100;
 
 async function bootstrap(): Promise<void> {
   try {
@@ -22,23 +26,29 @@ async function bootstrap(): Promise<void> {
   // SIGTERM/SIGINT: readiness turns 503, in-flight requests finish, the pool closes, exit 0
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
+      app.get(ShutdownState).begin();
+      app.get(Logger).log(`${signal}: draining in-flight requests`, 'Shutdown');
       // a drain that cannot finish must not keep the orchestrator waiting forever
       setTimeout(() => {
         app.get(Logger).error(`Shutdown did not finish within ${SHUTDOWN_TIMEOUT_MS} ms; exiting`);
         flushLogs();
         process.exit(1);
       }, SHUTDOWN_TIMEOUT_MS).unref();
-      app.close().then(
-        () => {
-          flushLogs();
-          process.exit(0);
-        },
-        (error: unknown) => {
-          app.get(Logger).error({ err: error }, 'Shutdown failed');
-          flushLogs();
-          process.exit(1);
-        },
-      );
+      // requests already sent on connections not yet read get a definite 503 rather than a reset
+      sleep(DRAIN_SETTLE_MS)
+        .then(() => app.close())
+        .then(
+          () => {
+            app.get(Logger).log('Drained; database pool closed; exiting', 'Shutdown');
+            flushLogs();
+            process.exit(0);
+          },
+          (error: unknown) => {
+            app.get(Logger).error({ err: error }, 'Shutdown failed');
+            flushLogs();
+            process.exit(1);
+          },
+        );
     });
   }
   await app.listen({ port, host: '0.0.0.0' });

@@ -1,4 +1,4 @@
-import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
@@ -23,7 +23,7 @@ function rateLimited(res: Pick<RateLimiterRes, 'msBeforeNext'>): ApiError {
  * when REDIS_URL is set (falling back to this process's memory while Redis is unreachable).
  */
 @Injectable()
-export class RateLimitsService implements OnModuleDestroy {
+export class RateLimitsService implements OnApplicationShutdown {
   private readonly redis: Redis | null;
   private readonly failedByUsername: RateLimiterAbstract;
   private readonly failedByAddress: RateLimiterAbstract;
@@ -65,7 +65,8 @@ export class RateLimitsService implements OnModuleDestroy {
     }
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** After the HTTP drain (onModuleDestroy would run before it): in-flight requests still count. */
+  async onApplicationShutdown(): Promise<void> {
     await this.redis?.quit().catch(() => undefined);
   }
 }

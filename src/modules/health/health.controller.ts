@@ -5,13 +5,21 @@ import { Public } from '../../common/decorators/auth.decorators';
 
 const PING_TIMEOUT_MS = 1500;
 
-/** Readiness turns down as soon as shutdown begins, so a load balancer stops sending before the pool closes. */
+/**
+ * Set the moment shutdown begins (main.ts on SIGTERM, or `app.close()`): readiness turns 503 so a load
+ * balancer stops sending, and the HTTP hooks in app.factory.ts answer what still arrives 503 and close
+ * each connection after its response, so the drain ends when the in-flight requests do.
+ */
 @Injectable()
 export class ShutdownState implements BeforeApplicationShutdown {
   shuttingDown = false;
 
-  beforeApplicationShutdown(): void {
+  begin(): void {
     this.shuttingDown = true;
+  }
+
+  beforeApplicationShutdown(): void {
+    this.begin();
   }
 }
 

@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { RequestContext } from '../../common/decorators/auth.decorators';
@@ -86,7 +86,7 @@ const isDuplicateKey = (error: unknown) =>
  * In, out, adjust, transfer and batch are thin callers.
  */
 @Injectable()
-export class StockLedgerService implements OnModuleInit, OnModuleDestroy {
+export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(StockLedgerService.name);
   private purgeTimer?: NodeJS.Timeout;
   private readonly skuIds = new Map<string, number>();
@@ -104,7 +104,7 @@ export class StockLedgerService implements OnModuleInit, OnModuleDestroy {
     this.purgeTimer.unref();
   }
 
-  onModuleDestroy(): void {
+  onApplicationShutdown(): void {
     clearInterval(this.purgeTimer);
   }
 
