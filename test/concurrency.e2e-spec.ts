@@ -137,8 +137,9 @@ describe(`concurrency (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''})`, () =>
 
   it('conserves stock under transfers in both directions (deadlock bait)', async () => {
     const productId = await createProduct('TRF-1');
-    await call('POST', '/api/stock/in', operator, { productId, quantity: 100 });
-    await call('POST', '/api/stock/in', operator, { productId, quantity: 100, warehouse: 'EAST' });
+    // enough on both sides for every transfer (60 × at most 5 each way): any refusal would be a fault
+    await call('POST', '/api/stock/in', operator, { productId, quantity: 300 });
+    await call('POST', '/api/stock/in', operator, { productId, quantity: 300, warehouse: 'EAST' });
     const answers = await Promise.all(
       Array.from({ length: 120 }, (_, i) =>
         call('POST', '/api/stock/transfer', operator, {
@@ -152,8 +153,64 @@ describe(`concurrency (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''})`, () =>
     const statuses = answers.map((a) => a.status);
     expect(statuses.filter((s) => s >= 500 && s !== 503)).toEqual([]);
     expect(statuses.filter((s) => s === 503).length).toBeLessThanOrEqual(6); // retries absorb the deadlocks
-    expect(statuses.filter((s) => s === 201).length).toBeGreaterThan(100);
-    expect((await onHand(productId, 'MAIN')) + (await onHand(productId, 'EAST'))).toBe(200);
+    expect(statuses.filter((s) => s !== 201 && s !== 503)).toEqual([]);
+    // each warehouse moved by exactly the accepted transfers
+    const net = answers.reduce((sum, a, i) => (a.status === 201 ? sum + (i % 2 ? -1 : 1) * (1 + (i % 5)) : sum), 0);
+    expect(await onHand(productId, 'MAIN')).toBe(300 + net);
+    expect(await onHand(productId, 'EAST')).toBe(300 - net);
+    await expectLedgerConsistent();
+  });
+
+  it('group commit: writes committed together; a refused one leaves no trace and costs the others nothing', async () => {
+    const never = await createProduct('GRP-NEVER'); // never stocked: every out is refused
+    const stocked = await Promise.all(Array.from({ length: 5 }, (_, i) => createProduct(`GRP-${i}`)));
+    for (const productId of stocked) await call('POST', '/api/stock/in', operator, { productId, quantity: 10 });
+    const groupWrites = async () => {
+      const admin = await login(ADMIN.username, ADMIN.password);
+      let sum = 0;
+      let count = 0;
+      for (const service of services) {
+        const text = await (
+          await fetch(`${service.url}/metrics`, { headers: { Authorization: `Bearer ${admin}` } })
+        ).text();
+        sum += Number(/^inventory_stock_group_writes_sum (\d+)$/m.exec(text)![1]);
+        count += Number(/^inventory_stock_group_writes_count (\d+)$/m.exec(text)![1]);
+      }
+      return { sum, count };
+    };
+    const before = await groupWrites();
+
+    const writes = Array.from({ length: 90 }, (_, i) =>
+      i % 3 === 0
+        ? i % 2 // refused either way; the transfer would have created the EAST level row
+          ? { path: '/api/stock/out', body: { productId: never, quantity: 1 } }
+          : { path: '/api/stock/transfer', body: { productId: never, from: 'MAIN', to: 'EAST', quantity: 1 } }
+        : { path: i % 3 === 1 ? '/api/stock/in' : '/api/stock/out', body: { productId: stocked[i % 5], quantity: 1 } },
+    );
+    const answers = await Promise.all(writes.map((w) => call('POST', w.path, operator, w.body)));
+    answers.forEach((a, i) => {
+      if (i % 3 === 0) {
+        expect(a.status).toBe(409);
+        expect(a.body.code).toBe('INSUFFICIENT_STOCK');
+      } else {
+        expect(a.status).toBe(201); // 10 on hand covers every out here
+      }
+    });
+    // no level row and no movement for the refused product; the others moved by exactly what was accepted
+    expect((await call('GET', `/api/stock?productId=${never}`, operator)).body.items).toEqual([]);
+    expect(await movements(never)).toEqual([]);
+    for (const [k, productId] of stocked.entries()) {
+      const net = writes.reduce(
+        (sum, w, i) => (i % 3 !== 0 && i % 5 === k ? sum + (w.path === '/api/stock/in' ? 1 : -1) : sum),
+        0,
+      );
+      expect(await onHand(productId)).toBe(10 + net);
+    }
+    // every write counted once; on MySQL fewer transactions than writes: some were committed together
+    // (SQLite never waits on the database, so a write commits before the next request is even read)
+    const after = await groupWrites();
+    expect(after.sum - before.sum).toBe(90);
+    expect(after.count - before.count).toBeLessThan(testDbType() === 'mysql' ? 90 : 91);
     await expectLedgerConsistent();
   });
 

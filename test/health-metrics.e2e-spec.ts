@@ -62,6 +62,7 @@ describe('health and metrics', () => {
     expect(text).toMatch(/^inventory_idempotent_replays_total 1$/m);
     expect(text).toMatch(/^inventory_auth_failures_total\{reason="invalid_credentials"\} 1$/m);
     expect(text).toMatch(/^inventory_stock_lock_wait_seconds_count [1-9]\d*$/m);
+    expect(text).toMatch(/^inventory_stock_group_writes_count [1-9]\d*$/m);
     expect(text).toMatch(/^inventory_db_pool_connections\{state="open"\} [1-9]\d*$/m);
   });
 });

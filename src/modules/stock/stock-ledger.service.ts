@@ -4,13 +4,13 @@ import { EntityManager, QueryFailedError } from 'typeorm';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
 import { MAX_LEVEL } from '../../common/quantities';
-import { TransactionService } from '../../database/transaction.service';
+import { TransactionBounds, TransactionService } from '../../database/transaction.service';
 import { MetricsService } from '../metrics/metrics.service';
 import { Warehouse } from '../warehouses/entities/warehouse.entity';
 import { WarehousesService } from '../warehouses/warehouses.service';
 import { AdjustReason, MovementType } from './entities/stock-movement.entity';
 import { IdempotencyRepository, IdempotencyScope } from './idempotency.repository';
-import { LevelKey, levelKeyOf, MOVEMENT_ID, StockRepository } from './stock.repository';
+import { LevelKey, levelKeyOf, MOVEMENT_ID, PersistEntry, PersistPlan, StockRepository } from './stock.repository';
 import { LevelView, MovementView, toMovementView } from './stock.views';
 
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -78,18 +78,56 @@ const isDuplicateKey = (error: unknown) =>
     (error.driverError as { code?: string }).code ?? '',
   );
 
+/** A stock write waiting for its group, with everything resolved that needs no lock. */
+interface Pending {
+  ctx: RequestContext;
+  write: StockWrite;
+  shape: (result: StockResult) => unknown;
+  scope?: IdempotencyScope;
+  requestHash?: string;
+  warehouses: Warehouse[];
+  productIds: number[];
+  settle: (outcome: Outcome) => void;
+}
+
+type Outcome = { answer: unknown; movements: { type: MovementType }[] } | { error: unknown };
+
+/** How many groups hold a connection at once; while they run, new writes gather into the next ones. */
+const GROUPS_IN_FLIGHT = 4;
+/** Bounds one group's transaction (its locks and its SQL). */
+const MAX_GROUP_OPERATIONS = 500;
+
+/**
+ * A group that cannot commit as one: a refused write created a level row nobody keeps. The group runs
+ * again without the refused writes, and they run alone, one after another (a lone refusal rolls back).
+ */
+class Regroup extends Error {
+  constructor(readonly refused: Set<number>) {
+    super('regroup');
+  }
+}
+
+const scopeKey = (scope: IdempotencyScope) => `${scope.userId}\n${scope.route}\n${scope.key}`;
+
 /**
  * The one write path of stock. In one transaction it locks the affected level rows in ascending
  * (warehouse, product) order, applies the operations in order (lines on one level add up before
  * any check), refuses anything below 0 or above 2^53-1, appends one movement per change with its
  * balanceAfter, writes the audit entry and — with an Idempotency-Key — the answer, then commits.
  * In, out, adjust, transfer and batch are thin callers.
+ *
+ * Group commit: writes that arrive while earlier ones hold the database join one transaction — one
+ * lock round trip and one write round trip for all of them. Each is applied in arrival order on the
+ * balances the ones before it left, exactly as if they had run one after another; one that is refused
+ * (404, 409) is left out and refused, the others commit. Every answer is sent after COMMIT.
  */
 @Injectable()
 export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(StockLedgerService.name);
   private purgeTimer?: NodeJS.Timeout;
   private readonly skuIds = new Map<string, number>();
+  private queue: Pending[] = [];
+  private groupsInFlight = 0;
 
   constructor(
     private readonly stock: StockRepository,
@@ -123,31 +161,14 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
       // names resolve before the transaction (warehouses and SKUs never change): it never waits on a second connection
       const warehouses = await Promise.all(write.operations.map((op) => this.warehouses.resolve(op.warehouse)));
       const productIds = await this.productIds(write.operations);
-      const { answer, movements } = await this.tx.runInline(async (manager, bounds) => {
-        const now = new Date();
-        const planned = await this.plan(manager, ctx, write, warehouses, productIds, now, bounds.begin);
-        const template = shape(planned.result);
-        const firstId = await this.stock.persist(manager, {
-          now,
-          commit: bounds.commit,
-          levels: planned.levels,
-          movements: planned.movements,
-          audit: {
-            actor: { id: ctx.user.id, username: ctx.user.username, role: ctx.user.role },
-            action: write.action,
-            after: { movements: planned.result.movements },
-            requestId: ctx.requestId,
-            ip: ctx.ip,
-          },
-          idempotency: scope && { ...scope, requestHash: requestHash!, responseStatus: 201, responseBody: template },
-        });
-        // the answer holds the very view objects: give them their ids (the stored copies got them in SQL)
-        planned.result.movements.forEach((view, i) => (view.id = firstId + i));
-        return { answer: template, movements: planned.movements };
+      const outcome = await new Promise<Outcome>((settle) => {
+        this.queue.push({ ctx, write, shape, scope, requestHash, warehouses, productIds, settle });
+        this.startGroups();
       });
+      if ('error' in outcome) throw outcome.error;
       this.metrics.stockTransactionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      for (const m of movements) this.metrics.stockMovements.inc({ type: m.type });
-      return answer;
+      for (const m of outcome.movements) this.metrics.stockMovements.inc({ type: m.type });
+      return outcome.answer as Body;
     } catch (error) {
       if (scope && isDuplicateKey(error)) await this.replayIfKnown(scope, requestHash!);
       if (error instanceof ApiError && error.status < 500) {
@@ -161,40 +182,163 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /**
-   * Inside the transaction: lock, apply the operations in order on the locked balances (every line on
-   * a level counts before anything is checked), check the range, and say what to write. Movement ids in
-   * the result are MOVEMENT_ID placeholders until the rows exist.
-   */
-  private async plan(
-    manager: EntityManager,
-    ctx: RequestContext,
-    write: StockWrite,
-    warehouses: Warehouse[],
-    productIds: number[],
-    now: Date,
-    begin: string,
-  ) {
-    const keys = write.operations.map((_, i) => ({ warehouseId: warehouses[i].id, productId: productIds[i] }));
-    const distinct = [...new Map(keys.map((k) => [levelKeyOf(k), k])).values()];
+  private startGroups(): void {
+    while (this.groupsInFlight < GROUPS_IN_FLIGHT && this.queue.length) {
+      const group = this.takeGroup();
+      this.groupsInFlight++;
+      void this.runGroup(group).finally(() => {
+        this.groupsInFlight--;
+        this.startGroups();
+      });
+    }
+  }
+
+  /** The oldest writes, up to the size bound; a second use of one idempotency key waits for the next group. */
+  private takeGroup(): Pending[] {
+    const group: Pending[] = [];
+    const keys = new Set<string>();
+    let operations = 0;
+    this.queue = this.queue.filter((pending) => {
+      const key = pending.scope && scopeKey(pending.scope);
+      const size = pending.write.operations.length;
+      if ((group.length && operations + size > MAX_GROUP_OPERATIONS) || (key && keys.has(key))) return true;
+      group.push(pending);
+      operations += size;
+      if (key) keys.add(key);
+      return false;
+    });
+    return group;
+  }
+
+  private async runGroup(group: Pending[]): Promise<void> {
+    if (!group.length) return;
+    let outcomes: Outcome[];
+    try {
+      outcomes = await this.tx.runInline((manager, bounds) => this.commitGroup(manager, bounds, group));
+    } catch (error) {
+      if (error instanceof Regroup) {
+        const alone = async () => {
+          for (const pending of group.filter((_, i) => error.refused.has(i))) await this.runGroup([pending]);
+        };
+        await Promise.all([this.runGroup(group.filter((_, i) => !error.refused.has(i))), alone()]);
+        return;
+      }
+      // a key another transaction stored meanwhile fails the whole group: the others must not pay for it
+      if (group.length > 1 && isDuplicateKey(error)) {
+        await Promise.all(group.map((pending) => this.runGroup([pending])));
+        return;
+      }
+      outcomes = group.map(() => ({ error }));
+    }
+    this.metrics.groupWrites.observe(group.length);
+    group.forEach((pending, i) => pending.settle(outcomes[i]));
+  }
+
+  /** One transaction for a group: lock everything it touches, apply each write in turn, write, commit. */
+  private async commitGroup(manager: EntityManager, bounds: TransactionBounds, group: Pending[]): Promise<Outcome[]> {
+    const now = new Date();
+    const keysOf = (p: Pending) => p.productIds.map((productId, i) => ({ warehouseId: p.warehouses[i].id, productId }));
+    const distinct = [...new Map(group.flatMap(keysOf).map((k) => [levelKeyOf(k), k])).values()];
+    const productIds = [...new Set(group.flatMap((p) => p.productIds))];
     const lockStarted = process.hrtime.bigint();
-    const locked = await this.stock.lockForWrite(manager, [...new Set(productIds)], distinct, now, begin);
+    const mayAdd = new Set(
+      group.flatMap((p) =>
+        keysOf(p).flatMap((k, i) => {
+          const op = p.write.operations[i];
+          return op.countedQuantity !== undefined || op.delta! > 0 ? [levelKeyOf(k)] : [];
+        }),
+      ),
+    );
+    const locked = await this.stock.lockForWrite(manager, productIds, distinct, mayAdd, now, bounds.begin);
     this.metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStarted) / 1e9);
-    const missing = write.operations.findIndex((_, i) => !locked.products.has(productIds[i]));
+
+    const start = new Map(locked.onHand);
+    const movements: PersistPlan['movements'] = [];
+    const entries: PersistEntry[] = [];
+    const applied: { result: StockResult; answer: unknown; firstMovement: number }[] = [];
+    const outcomes = group.map((pending): Outcome | null => {
+      try {
+        const planned = this.plan(pending, keysOf(pending), locked.products, locked.onHand, now, movements.length);
+        const answer = pending.shape(planned.result);
+        const { ctx, write, scope, requestHash } = pending;
+        entries.push({
+          firstMovement: movements.length,
+          audit: {
+            actor: { id: ctx.user.id, username: ctx.user.username, role: ctx.user.role },
+            action: write.action,
+            after: { movements: planned.result.movements },
+            requestId: ctx.requestId,
+            ip: ctx.ip,
+          },
+          idempotency: scope && { ...scope, requestHash: requestHash!, responseStatus: 201, responseBody: answer },
+        });
+        applied.push({ result: planned.result, answer, firstMovement: movements.length });
+        movements.push(...planned.movements);
+        return null;
+      } catch (error) {
+        if (error instanceof ApiError) return { error }; // refused alone; the rest of the group goes on
+        throw error;
+      }
+    });
+    const refused = outcomes.filter((o): o is { error: unknown } => o !== null);
+    if (refused.length && group.length === 1) throw refused[0].error; // rolls back, level rows it created too
+    // a refused write must leave no trace: not even a level row created for it
+    const touched = new Set(movements.map((m) => levelKeyOf(m)));
+    const leavesRow = (p: Pending) =>
+      keysOf(p).some((k) => locked.created.has(levelKeyOf(k)) && !touched.has(levelKeyOf(k)));
+    if (group.some((p, i) => outcomes[i] && leavesRow(p))) {
+      throw new Regroup(new Set(outcomes.flatMap((o, i) => (o ? [i] : []))));
+    }
+    const levels = distinct
+      .filter((k) => locked.onHand.get(levelKeyOf(k)) !== start.get(levelKeyOf(k)))
+      .map((k) => ({ ...k, onHand: locked.onHand.get(levelKeyOf(k))! }));
+    let firstId = 0;
+    if (movements.length) {
+      firstId = await this.stock.persist(manager, { now, commit: bounds.commit, levels, movements, entries });
+    } else if (bounds.commit) {
+      await manager.query(bounds.commit);
+    }
+    // the answers hold the very view objects: give them their ids (the stored copies got them in SQL)
+    for (const { result, firstMovement } of applied) {
+      result.movements.forEach((view, i) => (view.id = firstId + firstMovement + i));
+    }
+    let next = 0;
+    return outcomes.map((refused) => {
+      if (refused) return refused;
+      const { answer, result } = applied[next++];
+      return { answer, movements: result.movements };
+    });
+  }
+
+  /**
+   * One write of a group, on the locked balances the writes before it left (`onHand`, updated only if
+   * this one is accepted): every line on a level counts before anything is checked. Its movements'
+   * ids are MOVEMENT_ID placeholders, numbered from `firstMovement` within the group.
+   */
+  private plan(
+    { ctx, write, warehouses, productIds }: Pending,
+    keys: LevelKey[],
+    products: Map<number, { sku: string }>,
+    onHand: Map<string, number>,
+    now: Date,
+    firstMovement: number,
+  ) {
+    const missing = write.operations.findIndex((_, i) => !products.has(productIds[i]));
     if (missing >= 0) throw productNotFound(write.operations[missing].product); // unknown or archived
 
-    const onHand = locked.onHand;
-    const start = new Map(onHand);
+    const distinct = [...new Map(keys.map((k) => [levelKeyOf(k), k])).values()];
+    const start = new Map(distinct.map((k) => [levelKeyOf(k), onHand.get(levelKeyOf(k))!]));
+    const end = new Map(start);
     const movements = write.operations.map((op, i) => {
       const key = levelKeyOf(keys[i]);
-      const delta = op.countedQuantity !== undefined ? op.countedQuantity - onHand.get(key)! : op.delta!;
-      onHand.set(key, onHand.get(key)! + delta);
+      const delta = op.countedQuantity !== undefined ? op.countedQuantity - end.get(key)! : op.delta!;
+      end.set(key, end.get(key)! + delta);
       return {
         type: op.type,
         productId: productIds[i],
         warehouseId: keys[i].warehouseId,
         quantity: delta,
-        balanceAfter: onHand.get(key)!,
+        balanceAfter: end.get(key)!,
         reference: write.reference ?? null,
         note: write.note ?? null,
         reason: write.reason ?? null,
@@ -204,23 +348,23 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
         createdAt: now,
       };
     });
-    this.assertWithinRange(distinct, start, onHand, keys, warehouses);
+    this.assertWithinRange(distinct, start, end, keys, warehouses);
+    for (const [key, value] of end) onHand.set(key, value);
 
-    const sku = (i: number) => locked.products.get(productIds[i])!.sku;
+    const sku = (i: number) => products.get(productIds[i])!.sku;
     const result: StockResult = {
-      movements: movements.map((m, i) => toMovementView({ ...m, id: MOVEMENT_ID(i) }, sku(i), warehouses[i].code)),
+      movements: movements.map((m, i) =>
+        toMovementView({ ...m, id: MOVEMENT_ID(firstMovement + i) }, sku(i), warehouses[i].code),
+      ),
       levels: keys.map((key, i) => ({
         productId: key.productId,
         sku: sku(i),
         warehouse: warehouses[i].code,
-        onHand: onHand.get(levelKeyOf(key))!,
+        onHand: end.get(levelKeyOf(key))!,
         updatedAt: now.toISOString(),
       })),
     };
-    const levels = distinct
-      .filter((k) => onHand.get(levelKeyOf(k)) !== start.get(levelKeyOf(k)))
-      .map((k) => ({ ...k, onHand: onHand.get(levelKeyOf(k))! }));
-    return { result, movements, levels };
+    return { result, movements };
   }
 
   /** Each operation's product id; SKUs resolve through a cache (a SKU never changes owner). 404 for an unknown one. */

@@ -56,12 +56,10 @@ interface LevelLockRow {
   on_hand: string | number;
 }
 
-export interface PersistPlan {
-  now: Date;
-  /** Appended to the writes (MySQL: COMMIT in the same round trip); empty where the caller commits. */
-  commit: string;
-  levels: (LevelKey & { onHand: number })[];
-  movements: Omit<StockMovement, 'id'>[];
+/** What one request of a group commit writes besides its movements. */
+export interface PersistEntry {
+  /** Index of its first movement in the group's `movements`. */
+  firstMovement: number;
   audit: {
     actor: { id: number; username: string; role: string };
     action: string;
@@ -77,6 +75,16 @@ export interface PersistPlan {
     responseStatus: number;
     responseBody: unknown;
   };
+}
+
+export interface PersistPlan {
+  now: Date;
+  /** Appended to the writes (MySQL: COMMIT in the same round trip); empty where the caller commits. */
+  commit: string;
+  levels: (LevelKey & { onHand: number })[];
+  /** Every request's movements, request after request. */
+  movements: Omit<StockMovement, 'id'>[];
+  entries: PersistEntry[];
 }
 
 /**
@@ -149,18 +157,26 @@ export class StockRepository {
    * lock (an archive, which takes the product row exclusively first, cannot slip in), then the level
    * rows `FOR UPDATE` in ascending (warehouse, product) order — the one order every stock write uses.
    * `begin` (MySQL: START TRANSACTION) opens the transaction in the same round trip. A missing level
-   * row is created first, race-free.
+   * row that a write may add to (`mayAdd`) is created first, race-free; any other missing level reads
+   * as 0 without a row — a write could only take from it, and is refused — so refused writes never
+   * contend on creating rows nobody keeps.
    */
   async lockForWrite(
     manager: EntityManager,
     productIds: number[],
     keys: LevelKey[],
+    mayAdd: Set<string>,
     now: Date,
     begin: string,
-  ): Promise<{ products: Map<number, { id: number; sku: string }>; onHand: Map<string, number> }> {
+  ): Promise<{
+    products: Map<number, { id: number; sku: string }>;
+    onHand: Map<string, number>;
+    /** Level rows that did not exist: created here, at 0. */
+    created: Set<string>;
+  }> {
     const sorted = [...keys].sort(levelOrder);
     const mysql = manager.connection.options.type !== 'better-sqlite3';
-    const products = {
+    const productsQuery = {
       sql: `SELECT id, sku FROM products WHERE archived_at IS NULL AND id IN (${productIds.map(() => '?').join(', ')})${mysql ? ' LOCK IN SHARE MODE' : ''}`,
       params: productIds,
     };
@@ -168,34 +184,41 @@ export class StockRepository {
     let productRows: { id: number; sku: string }[];
     let levelRows: LevelLockRow[];
     if (mysql) {
-      const results: unknown[] = await manager.query(`${begin}; ${products.sql}; ${levels.sql}`, [
-        ...products.params,
+      const results: unknown[] = await manager.query(`${begin}; ${productsQuery.sql}; ${levels.sql}`, [
+        ...productsQuery.params,
         ...levels.params,
       ]);
       [productRows, levelRows] = results.slice(1) as [typeof productRows, LevelLockRow[]];
     } else {
-      productRows = await manager.query(products.sql, products.params);
+      productRows = await manager.query(productsQuery.sql, productsQuery.params);
       levelRows = await manager.query(levels.sql, levels.params);
     }
+    const products = new Map(productRows.map((p) => [Number(p.id), { id: Number(p.id), sku: p.sku }]));
+    const created = new Set<string>();
     if (levelRows.length < sorted.length) {
       const found = new Set(
         levelRows.map((r) => levelKeyOf({ warehouseId: Number(r.warehouse_id), productId: Number(r.product_id) })),
       );
-      await this.insertMissingLevels(
-        manager,
-        sorted.filter((k) => !found.has(levelKeyOf(k))),
-        now,
+      // only for active products: a write naming another is refused and must leave no row behind
+      const missing = sorted.filter(
+        (k) => !found.has(levelKeyOf(k)) && products.has(k.productId) && mayAdd.has(levelKeyOf(k)),
       );
-      levelRows = await manager.query(levels.sql, levels.params);
+      if (missing.length) {
+        await this.insertMissingLevels(manager, missing, now);
+        levelRows = await manager.query(levels.sql, levels.params);
+        missing.forEach((k) => created.add(levelKeyOf(k)));
+      }
     }
     return {
-      products: new Map(productRows.map((p) => [Number(p.id), { id: Number(p.id), sku: p.sku }])),
-      onHand: new Map(
-        levelRows.map((r) => [
+      products,
+      created,
+      onHand: new Map([
+        ...sorted.map((k): [string, number] => [levelKeyOf(k), 0]),
+        ...levelRows.map((r): [string, number] => [
           levelKeyOf({ warehouseId: Number(r.warehouse_id), productId: Number(r.product_id) }),
           Number(r.on_hand),
         ]),
-      ),
+      ]),
     };
   }
 
@@ -221,85 +244,85 @@ export class StockRepository {
   }
 
   /**
-   * The writes of a stock write: levels, movements, the audit entry and the idempotent answer. On MySQL
-   * they go in one round trip, so the row locks are held for as short a time as possible; movement ids
-   * inside the audit entry and the answer are placeholders (see MOVEMENT_ID) filled in by SQL there.
-   * Returns the first movement's id (the ids of one multi-row INSERT are consecutive).
+   * The writes of a group of stock writes: levels, movements, and each request's audit entry and
+   * idempotent answer. On MySQL they go in one round trip, so the row locks are held for as short a time
+   * as possible; movement ids inside the audit entries and answers are placeholders (see MOVEMENT_ID)
+   * filled in by SQL there. Returns the first movement's id (the ids of one multi-row INSERT are consecutive).
    */
-  async persist(manager: EntityManager, write: PersistPlan): Promise<number> {
-    if (manager.connection.options.type === 'better-sqlite3') return this.persistOneByOne(manager, write);
+  async persist(manager: EntityManager, plan: PersistPlan): Promise<number> {
+    if (manager.connection.options.type === 'better-sqlite3') return this.persistOneByOne(manager, plan);
     const statements: string[] = [];
     const params: unknown[] = [];
-    for (const level of write.levels) {
+    for (const level of plan.levels) {
       statements.push('UPDATE stock_levels SET on_hand = ?, updated_at = ? WHERE warehouse_id = ? AND product_id = ?');
-      params.push(level.onHand, write.now, level.warehouseId, level.productId);
+      params.push(level.onHand, plan.now, level.warehouseId, level.productId);
     }
     statements.push(
-      `INSERT INTO stock_movements (${MOVEMENT_COLUMNS.join(', ')}) VALUES ${write.movements.map(() => `(${MOVEMENT_COLUMNS.map(() => '?').join(', ')})`).join(', ')}`,
+      `INSERT INTO stock_movements (${MOVEMENT_COLUMNS.join(', ')}) VALUES ${plan.movements.map(() => `(${MOVEMENT_COLUMNS.map(() => '?').join(', ')})`).join(', ')}`,
     );
-    params.push(...write.movements.flatMap(movementValues));
+    params.push(...plan.movements.flatMap(movementValues));
     statements.push('SET @first_movement_id = LAST_INSERT_ID()');
-    const after = withIdsInSql(JSON.stringify(write.audit.after));
+    const audits = plan.entries.map(({ audit, firstMovement }) => {
+      const after = withIdsInSql(JSON.stringify(audit.after));
+      params.push(plan.now, audit.actor.id, audit.actor.username, audit.actor.role, audit.action);
+      params.push(...after.params, audit.requestId, audit.ip);
+      return `(?, ?, ?, ?, ?, 'movement', @first_movement_id + ${firstMovement}, NULL, ${after.sql}, ?, ?)`;
+    });
     statements.push(
-      `INSERT INTO audit_logs (at, actor_id, actor_username, actor_role, action, entity_type, entity_id, \`before\`, \`after\`, request_id, ip) VALUES (?, ?, ?, ?, ?, 'movement', @first_movement_id, NULL, ${after.sql}, ?, ?)`,
+      `INSERT INTO audit_logs (at, actor_id, actor_username, actor_role, action, entity_type, entity_id, \`before\`, \`after\`, request_id, ip) VALUES ${audits.join(', ')}`,
     );
-    const { actor } = write.audit;
-    params.push(
-      write.now,
-      actor.id,
-      actor.username,
-      actor.role,
-      write.audit.action,
-      ...after.params,
-      write.audit.requestId,
-      write.audit.ip,
-    );
-    if (write.idempotency) {
-      const body = withIdsInSql(JSON.stringify(write.idempotency.responseBody));
-      const { userId, route, key, requestHash, responseStatus } = write.idempotency;
+    const answers = plan.entries.flatMap(({ idempotency }) => {
+      if (!idempotency) return [];
+      const body = withIdsInSql(JSON.stringify(idempotency.responseBody));
+      const { userId, route, key, requestHash, responseStatus } = idempotency;
+      params.push(userId, route, key, requestHash, responseStatus, ...body.params, plan.now);
+      return [`(?, ?, ?, ?, ?, ${body.sql}, ?)`];
+    });
+    if (answers.length) {
       statements.push(
-        `INSERT INTO idempotency_keys (user_id, route, idempotency_key, request_hash, response_status, response_body, created_at) VALUES (?, ?, ?, ?, ?, ${body.sql}, ?)`,
+        `INSERT INTO idempotency_keys (user_id, route, idempotency_key, request_hash, response_status, response_body, created_at) VALUES ${answers.join(', ')}`,
       );
-      params.push(userId, route, key, requestHash, responseStatus, ...body.params, write.now);
     }
-    if (write.commit) statements.push(write.commit);
+    if (plan.commit) statements.push(plan.commit);
     const results: { insertId?: number }[] = await manager.query(statements.join(';\n'), params);
-    return Number(results[write.levels.length].insertId);
+    return Number(results[plan.levels.length].insertId);
   }
 
   /** SQLite: the same writes, one statement at a time (its writes are serialized; there is no round trip). */
-  private async persistOneByOne(manager: EntityManager, write: PersistPlan): Promise<number> {
-    for (const level of write.levels) {
+  private async persistOneByOne(manager: EntityManager, plan: PersistPlan): Promise<number> {
+    for (const level of plan.levels) {
       await manager.update(
         StockLevel,
         { warehouseId: level.warehouseId, productId: level.productId },
-        { onHand: level.onHand, updatedAt: write.now },
+        { onHand: level.onHand, updatedAt: plan.now },
       );
     }
     let firstId = 0;
-    for (const [i, movement] of write.movements.entries()) {
+    for (const [i, movement] of plan.movements.entries()) {
       const result = await manager.insert(StockMovement, { ...movement });
       if (i === 0) firstId = Number(result.identifiers[0].id);
     }
-    await manager.insert(AuditLog, {
-      at: write.now,
-      actorId: write.audit.actor.id,
-      actorUsername: write.audit.actor.username,
-      actorRole: write.audit.actor.role,
-      action: write.audit.action,
-      entityType: 'movement',
-      entityId: String(firstId),
-      before: null,
-      after: withMovementIds(write.audit.after, firstId),
-      requestId: write.audit.requestId,
-      ip: write.audit.ip,
-    });
-    if (write.idempotency) {
-      await manager.insert(IdempotencyKey, {
-        ...write.idempotency,
-        responseBody: JSON.stringify(withMovementIds(write.idempotency.responseBody, firstId)),
-        createdAt: write.now,
+    for (const { audit, idempotency, firstMovement } of plan.entries) {
+      await manager.insert(AuditLog, {
+        at: plan.now,
+        actorId: audit.actor.id,
+        actorUsername: audit.actor.username,
+        actorRole: audit.actor.role,
+        action: audit.action,
+        entityType: 'movement',
+        entityId: String(firstId + firstMovement),
+        before: null,
+        after: withMovementIds(audit.after, firstId),
+        requestId: audit.requestId,
+        ip: audit.ip,
       });
+      if (idempotency) {
+        await manager.insert(IdempotencyKey, {
+          ...idempotency,
+          responseBody: JSON.stringify(withMovementIds(idempotency.responseBody, firstId)),
+          createdAt: plan.now,
+        });
+      }
     }
     return firstId;
   }
