@@ -132,6 +132,16 @@ async function seed(pool: Pool): Promise<{ warehouseId: number; actorId: number 
   return { warehouseId, actorId };
 }
 
+/** Stock writes committed so far and the transactions they took (the service's group-commit histogram). */
+async function groupWrites(url: string, token: string): Promise<{ writes: number; transactions: number }> {
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    writes: read('inventory_stock_group_writes_sum'),
+    transactions: read('inventory_stock_group_writes_count'),
+  };
+}
+
 async function main(): Promise<void> {
   const admin = await createConnection(server);
   await admin.query(`DROP DATABASE IF EXISTS \`${DB_NAME}\``);
@@ -162,22 +172,24 @@ async function main(): Promise<void> {
     const hot = () => 1;
     const spread = () => 1 + Math.floor(Math.random() * SPREAD_SKUS);
 
-    const rows: [string, Figures, Figures][] = [];
+    const rows: [string, Figures, Figures, number][] = [];
     for (const [name, pick] of [
       ['hot SKU', hot],
       [`${SPREAD_SKUS} SKUs`, spread],
     ] as const) {
       const raw = await rawBaseline(pool, pick, warehouseId, actorId);
+      const before = await groupWrites(svc.url, accessToken);
       const http = await service(svc.url, accessToken, pick);
-      rows.push([name, raw, http]);
+      const after = await groupWrites(svc.url, accessToken);
+      rows.push([name, raw, http, (after.writes - before.writes) / (after.transactions - before.transactions)]);
     }
     const fmt = (f: Figures) =>
       `${f.ops.toFixed(0).padStart(7)} ops/s  p50 ${f.p50.toFixed(1).padStart(6)} ms  p99 ${f.p99.toFixed(1).padStart(6)} ms  errors ${f.errors}`;
     console.log(`\nPOST /api/stock/out, ${CONNECTIONS} connections, ${DURATION_S} s each, pool ${POOL_SIZE}`);
-    for (const [name, raw, http] of rows) {
+    for (const [name, raw, http, perTransaction] of rows) {
       console.log(`\n${name}`);
       console.log(`  raw mysql2 transaction  ${fmt(raw)}`);
-      console.log(`  service over HTTP       ${fmt(http)}`);
+      console.log(`  service over HTTP       ${fmt(http)}  (${perTransaction.toFixed(1)} writes per transaction)`);
       console.log(`  service ÷ raw           ${(http.ops / raw.ops).toFixed(2)}`);
     }
     // what the per-request HTTP metrics cost: the hot path with them on and off, interleaved (on, off,
