@@ -240,7 +240,6 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     const keysOf = (p: Pending) => p.productIds.map((productId, i) => ({ warehouseId: p.warehouses[i].id, productId }));
     const distinct = [...new Map(group.flatMap(keysOf).map((k) => [levelKeyOf(k), k])).values()];
     const productIds = [...new Set(group.flatMap((p) => p.productIds))];
-    const lockStarted = process.hrtime.bigint();
     const mayAdd = new Set(
       group.flatMap((p) =>
         keysOf(p).flatMap((k, i) => {
@@ -249,6 +248,7 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
         }),
       ),
     );
+    const lockStarted = process.hrtime.bigint();
     const locked = await this.stock.lockForWrite(manager, productIds, distinct, mayAdd, now, bounds.begin);
     this.metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStarted) / 1e9);
 
@@ -303,8 +303,8 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
       result.movements.forEach((view, i) => (view.id = firstId + firstMovement + i));
     }
     let next = 0;
-    return outcomes.map((refused) => {
-      if (refused) return refused;
+    return outcomes.map((outcome) => {
+      if (outcome) return outcome;
       const { answer, result } = applied[next++];
       return { answer, movements: result.movements };
     });
