@@ -10,6 +10,7 @@ import { createTestDatabase, MYSQL_TEST_SERVER, TestDatabase, testDbType } from 
 /**
  * SIGTERM as an orchestrator sends it: readiness turns 503, what is in flight finishes and is kept,
  * what arrives is refused with a clear 503, the pool closes and the process exits 0 with its logs written.
+ * SIGKILL as a crash: what had not committed is gone, its Idempotency-Key with it.
  */
 const ADMIN = { username: 'admin', password: 'admin-password-123' };
 const BURST = 30;
@@ -51,10 +52,10 @@ describe('SIGTERM (service process)', () => {
     const service = await startServiceProcess(env);
     running.push(service);
     const token = await loginTo(service.url, ADMIN);
-    const call = async (method: string, path: string, body?: unknown) => {
+    const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
       const res = await fetch(`${service.url}${path}`, {
         method,
-        headers: { ...bearer(token), 'Content-Type': 'application/json' },
+        headers: { ...bearer(token), 'Content-Type': 'application/json', ...headers },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
@@ -75,6 +76,25 @@ describe('SIGTERM (service process)', () => {
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as { msg: string; req?: { url: string }; res?: { statusCode: number } });
+
+  /** MySQL: holds a product's level rows, so a write to them waits inside its transaction. */
+  const holdLevels = async (productId: number) => {
+    const blocker = await createConnection({ ...MYSQL_TEST_SERVER, database: database.env.DB_NAME });
+    await blocker.query('START TRANSACTION');
+    await blocker.query('SELECT on_hand FROM stock_levels WHERE product_id = ? FOR UPDATE', [productId]);
+    return {
+      /** Resolves once the service's locking read is running: it cannot finish while the rows are held. */
+      writeWaiting: async () => {
+        const sql =
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%FROM stock_levels%FOR UPDATE%' AND ID <> CONNECTION_ID()";
+        const count = async () =>
+          ((await blocker.query(sql, [database.env.DB_NAME])) as unknown as [{ n: number }[]])[0][0].n;
+        while ((await count()) === 0) await sleep(20);
+      },
+      release: () => blocker.query('COMMIT'),
+      end: () => blocker.end(),
+    };
+  };
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -142,39 +162,61 @@ describe('SIGTERM (service process)', () => {
       const productId = (await call('POST', '/api/products', { sku: 'DRAIN-2', name: 'Drain' })).body.id as number;
       expect((await call('POST', '/api/stock/in', { productId, quantity: 10 })).status).toBe(201);
 
-      // hold the level row so the next write waits inside its transaction
-      const blocker = await createConnection({ ...MYSQL_TEST_SERVER, database: database.env.DB_NAME });
+      const held = await holdLevels(productId);
       try {
-        await blocker.query('START TRANSACTION');
-        await blocker.query('SELECT on_hand FROM stock_levels WHERE product_id = ? FOR UPDATE', [productId]);
         const blocked = call('POST', '/api/stock/out', { productId, quantity: 3 });
-        // the service's locking read is running: it cannot finish while the row is held
-        const waiting = async () =>
-          (
-            (await blocker.query(
-              "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%FROM stock_levels%FOR UPDATE%' AND ID <> CONNECTION_ID()",
-              [database.env.DB_NAME],
-            )) as unknown as [{ n: number }[]]
-          )[0][0].n;
-        while ((await waiting()) === 0) await sleep(20);
+        await held.writeWaiting();
 
         service.child.kill('SIGTERM');
         while (!readFileSync(service.logFile, 'utf8').includes('draining in-flight requests')) await sleep(20);
         await sleep(300); // past the settle: the listener is closed, the blocked request still holds the exit
         expect(service.child.exitCode).toBeNull();
 
-        await blocker.query('COMMIT');
+        await held.release();
         const answer = await blocked;
         expect(answer.status).toBe(201);
         expect((answer.body.movement as { balanceAfter: number }).balanceAfter).toBe(7);
         expect(answer.headers.get('connection')).toBe('close');
         expect(await exitOf(service)).toBe(0);
       } finally {
-        await blocker.end();
+        await held.end();
       }
 
       const again = await start();
       expect(await onHand(again.call, productId)).toBe(7);
+    },
+  );
+
+  (testDbType() === 'mysql' ? it : it.skip)(
+    'a process killed before COMMIT leaves nothing behind, and its Idempotency-Key is free for the retry at once',
+    async () => {
+      const { service, call } = await start();
+      const productId = (await call('POST', '/api/products', { sku: 'KILL-1', name: 'Kill' })).body.id as number;
+      expect((await call('POST', '/api/stock/in', { productId, quantity: 10 })).status).toBe(201);
+      const key = { 'Idempotency-Key': 'killed-before-commit' };
+      const body = { productId, quantity: 3 };
+
+      const held = await holdLevels(productId);
+      try {
+        const lost = call('POST', '/api/stock/out', body, key).then(
+          () => 'answered',
+          () => 'lost',
+        );
+        await held.writeWaiting();
+        service.child.kill('SIGKILL');
+        expect(await lost).toBe('lost');
+        await held.release();
+      } finally {
+        await held.end();
+      }
+
+      const again = await start();
+      const retry = await again.call('POST', '/api/stock/out', body, key);
+      expect(retry.status).toBe(201);
+      expect(retry.headers.get('idempotent-replayed')).toBeNull();
+      expect((retry.body.movement as { balanceAfter: number }).balanceAfter).toBe(7);
+      expect(await onHand(again.call, productId)).toBe(7);
+      expect((await again.call('GET', '/api/stock/reconcile')).body.mismatches).toEqual([]);
     },
   );
 });

@@ -1,4 +1,6 @@
 import type { Response } from 'supertest';
+import { IdempotencyKey } from '../src/modules/stock/entities/idempotency-key.entity';
+import { StockLedgerService } from '../src/modules/stock/stock-ledger.service';
 import { bearer, startTestApp, TestApp } from './support/test-app';
 
 /**
@@ -1872,6 +1874,26 @@ describe('Idempotency-Key', () => {
     expect(after.movements).toBe(before.movements + 1);
     expect(after.stockAudits).toBe(before.stockAudits + 1);
     expect(await onHand(product.id)).toBe(3);
+  });
+
+  it('keys are kept 24 hours, then purged: an older key is a new request again', async () => {
+    const product = await createProduct('Idem-purge');
+    const body = { productId: product.id, quantity: 2 };
+    const [oldKey, youngKey] = [newKey(), newKey()];
+    await ok('in', body, { key: oldKey });
+    const young = await post('in', body, { key: youngKey });
+    expect(young.status).toBe(201);
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3600_000);
+    await t.dataSource.manager.update(IdempotencyKey, { key: oldKey }, { createdAt: hoursAgo(24.1) });
+    await t.dataSource.manager.update(IdempotencyKey, { key: youngKey }, { createdAt: hoursAgo(23.9) });
+
+    await t.app.get(StockLedgerService).purgeIdempotencyKeys(); // what the 10-minute timer runs
+
+    await expectReplay(young, 'in', body, youngKey);
+    const again = await post('in', body, { key: oldKey });
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBeUndefined();
+    expect(await onHand(product.id)).toBe(6);
   });
 });
 

@@ -58,7 +58,7 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
     logFile,
     stop: () =>
       new Promise<number | null>((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode); // already gone
         child.once('exit', (code) => resolve(code));
         child.kill('SIGTERM');
       }),

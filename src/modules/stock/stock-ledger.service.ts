@@ -458,9 +458,11 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async purgeIdempotencyKeys(): Promise<void> {
+  /** Forgets answers older than 24 h (every 10 minutes); a key older than that is a new request again. */
+  async purgeIdempotencyKeys(): Promise<void> {
     try {
-      await this.idempotencyKeys.deleteOlderThan(new Date(Date.now() - IDEMPOTENCY_TTL_MS));
+      const purged = await this.idempotencyKeys.deleteOlderThan(new Date(Date.now() - IDEMPOTENCY_TTL_MS));
+      if (purged) this.logger.log({ purged }, 'Purged idempotency keys older than 24 h');
     } catch (error) {
       this.logger.warn({ err: error }, 'Could not purge old idempotency keys');
     }
