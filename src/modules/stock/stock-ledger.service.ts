@@ -223,9 +223,10 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
         await Promise.all([this.runGroup(group.filter((_, i) => !error.refused.has(i))), alone()]);
         return;
       }
-      // a key another transaction stored meanwhile fails the whole group: the others must not pay for it
-      if (group.length > 1 && isDuplicateKey(error)) {
-        await Promise.all(group.map((pending) => this.runGroup([pending])));
+      // one write's failure (an idempotency key another process stored meanwhile, anything the database
+      // refused) fails its whole group: the others must not pay for it, so each runs again alone
+      if (group.length > 1 && !(error instanceof ApiError)) {
+        for (const pending of group) await this.runGroup([pending]);
         return;
       }
       outcomes = group.map(() => ({ error }));
@@ -252,7 +253,6 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     const locked = await this.stock.lockForWrite(manager, productIds, distinct, mayAdd, now, bounds.begin);
     this.metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStarted) / 1e9);
 
-    const start = new Map(locked.onHand);
     const movements: PersistPlan['movements'] = [];
     const entries: PersistEntry[] = [];
     const applied: { result: StockResult; answer: unknown; firstMovement: number }[] = [];
@@ -261,17 +261,19 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
         const planned = this.plan(pending, keysOf(pending), locked.products, locked.onHand, now, movements.length);
         const answer = pending.shape(planned.result);
         const { ctx, write, scope, requestHash } = pending;
+        const after = { movements: planned.result.movements };
         entries.push({
           firstMovement: movements.length,
           audit: {
             actor: { id: ctx.user.id, username: ctx.user.username, role: ctx.user.role },
             action: write.action,
-            after: { movements: planned.result.movements },
+            after,
             requestId: ctx.requestId,
             ip: ctx.ip,
           },
           idempotency: scope && { ...scope, requestHash: requestHash!, responseStatus: 201, responseBody: answer },
         });
+        for (const [key, value] of planned.end) locked.onHand.set(key, value);
         applied.push({ result: planned.result, answer, firstMovement: movements.length });
         movements.push(...planned.movements);
         return null;
@@ -289,8 +291,9 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     if (group.some((p, i) => outcomes[i] && leavesRow(p))) {
       throw new Regroup(new Set(outcomes.flatMap((o, i) => (o ? [i] : []))));
     }
+    // every level a movement touched, even one back where it started: its updatedAt is the answer's
     const levels = distinct
-      .filter((k) => locked.onHand.get(levelKeyOf(k)) !== start.get(levelKeyOf(k)))
+      .filter((k) => touched.has(levelKeyOf(k)))
       .map((k) => ({ ...k, onHand: locked.onHand.get(levelKeyOf(k))! }));
     let firstId = 0;
     if (movements.length) {
@@ -311,9 +314,10 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * One write of a group, on the locked balances the writes before it left (`onHand`, updated only if
-   * this one is accepted): every line on a level counts before anything is checked. Its movements'
-   * ids are MOVEMENT_ID placeholders, numbered from `firstMovement` within the group.
+   * One write of a group, on the locked balances the writes before it left (`onHand`; `end` is what
+   * it leaves, for the caller to keep once the write is accepted): every line on a level counts before
+   * anything is checked. Its movements' ids are MOVEMENT_ID placeholders, numbered from
+   * `firstMovement` within the group.
    */
   private plan(
     { ctx, write, warehouses, productIds }: Pending,
@@ -349,7 +353,6 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
       };
     });
     this.assertWithinRange(distinct, start, end, keys, warehouses);
-    for (const [key, value] of end) onHand.set(key, value);
 
     const sku = (i: number) => products.get(productIds[i])!.sku;
     const result: StockResult = {
@@ -364,7 +367,7 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
         updatedAt: now.toISOString(),
       })),
     };
-    return { result, movements };
+    return { result, movements, end };
   }
 
   /** Each operation's product id; SKUs resolve through a cache (a SKU never changes owner). 404 for an unknown one. */
