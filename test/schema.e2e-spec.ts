@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { readDatabaseConfig } from '../src/config/database.config';
-import { resolveDataSourceOptions } from '../src/database/data-source.options';
+import { InventoryDataSource, resolveDataSourceOptions } from '../src/database/data-source.options';
 import { runMigrations } from '../src/database/migrate';
 import { createTestDatabase, TestDatabase } from './support/test-database';
 
@@ -10,7 +10,9 @@ describe('schema', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    dataSource = await new DataSource(await resolveDataSourceOptions(readDatabaseConfig(database.env))).initialize();
+    dataSource = await new InventoryDataSource(
+      await resolveDataSourceOptions(readDatabaseConfig(database.env)),
+    ).initialize();
   });
   afterAll(async () => {
     await dataSource.destroy();

@@ -717,6 +717,9 @@ describe('POST /api/stock/adjust', () => {
     expect(after.movements).toBe(before.movements + 1);
     expect(after.stockAudits).toBe(before.stockAudits + 1);
     expect(after.levels).toEqual(before.levels);
+    // the level was touched: it reads back as the answer said, updatedAt included
+    const listed = await t.http.get(`/api/stock?productId=${product.id}`).set(bearer(t.tokens.viewer)).expect(200);
+    expect(listed.body.items).toEqual([res.level]);
     expect((await movementsOf(product.id))[0]).toEqual(res.movement);
 
     // a count of 0 on a level that does not exist yet is a confirmed count too
@@ -1091,6 +1094,34 @@ describe('POST /api/stock/batch', () => {
     expect(res.movements).toHaveLength(100);
     expect(res.levels).toHaveLength(100);
     expect(res.movements.map((m) => m.balanceAfter)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(await onHand(product.id)).toBe(100);
+  });
+
+  it('the largest batch (100 lines, longest reference in 3-byte characters, longest request id) is recorded whole', async () => {
+    const product = await createProduct('Batch-Big');
+    const body = {
+      type: 'IN',
+      lines: Array.from({ length: 100 }, () => ({ productId: product.id, quantity: 1 })),
+      reference: '€'.repeat(128),
+    };
+    const key = `big-${next()}`;
+    const requestId = `big-${next()}-`.padEnd(128, 'x');
+    const first = await post('batch', body, { key, requestId });
+    expect(first.status).toBe(201);
+    const movements = first.body.movements as Movement[];
+    expect(movements).toHaveLength(100);
+    expect(movements.every((m) => m.reference === body.reference && m.requestId === requestId)).toBe(true);
+    // the audit entry (over 64 KB of JSON: past MySQL's TEXT) holds every movement, ids included
+    const audit = await t.http
+      .get(`/api/audit-logs?action=stock.batch&entityType=movement&entityId=${movements[0].id}`)
+      .set(bearer(t.tokens.admin));
+    expect(audit.status).toBe(200);
+    expect(audit.body.items).toHaveLength(1);
+    expect(audit.body.items[0].after).toEqual({ movements });
+    // and the stored answer replays whole
+    const again = await post('batch', body, { key, requestId });
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual(first.body);
     expect(await onHand(product.id)).toBe(100);
   });
 

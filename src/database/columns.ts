@@ -8,3 +8,9 @@ export const bigintToNumber: ValueTransformer = {
 
 /** Millisecond timestamps on both drivers. */
 export const TIMESTAMP = { type: 'datetime', precision: 3 } as const;
+
+/** JSON in a text column (the column type may differ per driver, see InventoryDataSource). */
+export const jsonText: ValueTransformer = {
+  to: (value: object | null | undefined) => (value === null || value === undefined ? value : JSON.stringify(value)),
+  from: (value: string | null) => (value === null ? null : (JSON.parse(value) as object)),
+};

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createConnection } from 'mysql2/promise';
-import { DataSourceOptions } from 'typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
 import { DatabaseConfig } from '../config/database.config';
 import { AuditLog } from '../modules/audit/entities/audit-log.entity';
 import { Product } from '../modules/products/entities/product.entity';
@@ -77,4 +77,26 @@ export function dataSourceOptions(db: DatabaseConfig, flavor: MysqlFlavor = 'mys
     timeout: SQLITE_BUSY_TIMEOUT_MS,
     migrations: SQLITE_MIGRATIONS,
   };
+}
+
+/** Columns whose text can pass MySQL's 64 KB TEXT (a 100-line batch with long notes): MEDIUMTEXT there. */
+const MEDIUM_TEXT_COLUMNS: [new () => object, string][] = [
+  [AuditLog, 'before'],
+  [AuditLog, 'after'],
+  [IdempotencyKey, 'responseBody'],
+];
+
+/**
+ * The DataSource of the service, the CLI and the TypeORM CLI. TypeORM has no per-driver column type,
+ * so on MySQL/MariaDB the entity metadata of the long text columns is widened to MEDIUMTEXT, matching
+ * the migrations (SQLite's TEXT has no such limit).
+ */
+export class InventoryDataSource extends DataSource {
+  protected override async buildMetadatas(): Promise<void> {
+    await super.buildMetadatas();
+    if (this.options.type === 'better-sqlite3') return;
+    for (const [entity, property] of MEDIUM_TEXT_COLUMNS) {
+      this.getMetadata(entity).findColumnWithPropertyName(property)!.type = 'mediumtext';
+    }
+  }
 }

@@ -1,9 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { Config } from '../config';
-import { resolveDataSourceOptions } from './data-source.options';
+import { InventoryDataSource, resolveDataSourceOptions } from './data-source.options';
 import { runMigrations } from './migrate';
 import { useShortLockWaits } from './row-lock';
 import { PoolMetrics } from './pool-metrics';
@@ -18,7 +17,7 @@ import { TransactionService } from './transaction.service';
         resolveDataSourceOptions(config.getOrThrow('database', { infer: true })),
       // the schema is brought current before anything else touches the database
       dataSourceFactory: async (options) => {
-        const dataSource = await new DataSource(options!).initialize();
+        const dataSource = await new InventoryDataSource(options!).initialize();
         await useShortLockWaits(dataSource);
         await runMigrations(dataSource);
         return dataSource;

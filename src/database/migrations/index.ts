@@ -2,8 +2,9 @@
 // After `npm run migration:generate`, add the new class to its driver's list.
 import { Initial1795615480000 as MysqlInitial } from './mysql/1795615480000-Initial';
 import { StockLedger1795616700000 as MysqlStockLedger } from './mysql/1795616700000-StockLedger';
+import { LongRecords1795625000000 as MysqlLongRecords } from './mysql/1795625000000-LongRecords';
 import { Initial1795615480000 as SqliteInitial } from './sqlite/1795615480000-Initial';
 import { StockLedger1795616700000 as SqliteStockLedger } from './sqlite/1795616700000-StockLedger';
 
-export const MYSQL_MIGRATIONS = [MysqlInitial, MysqlStockLedger];
+export const MYSQL_MIGRATIONS = [MysqlInitial, MysqlStockLedger, MysqlLongRecords];
 export const SQLITE_MIGRATIONS = [SqliteInitial, SqliteStockLedger];
