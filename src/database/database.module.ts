@@ -4,7 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { Config } from '../config';
 import { InventoryDataSource, resolveDataSourceOptions } from './data-source.options';
 import { runMigrations } from './migrate';
-import { useShortLockWaits } from './row-lock';
+import { assertConsecutiveIds, useShortLockWaits } from './row-lock';
 import { PoolMetrics } from './pool-metrics';
 import { TransactionService } from './transaction.service';
 
@@ -18,6 +18,7 @@ import { TransactionService } from './transaction.service';
       // the schema is brought current before anything else touches the database
       dataSourceFactory: async (options) => {
         const dataSource = await new InventoryDataSource(options!).initialize();
+        await assertConsecutiveIds(dataSource);
         await useShortLockWaits(dataSource);
         await runMigrations(dataSource);
         return dataSource;

@@ -22,6 +22,25 @@ export async function useShortLockWaits(dataSource: DataSource): Promise<void> {
   await dataSource.query(statement); // the connection TypeORM opened before the listener existed
 }
 
+/**
+ * The ids of one multi-row INSERT are first, first + 1, …: the stock write path relies on it (one
+ * INSERT of a group's movements, then LAST_INSERT_ID()). A server that steps ids by more than 1
+ * (Galera's wsrep_auto_increment_control, multi-primary group replication) would give answers and
+ * audit entries wrong movement ids, so the service refuses to start there.
+ */
+export async function assertConsecutiveIds(dataSource: {
+  options: { type: string };
+  query(sql: string): Promise<unknown>;
+}): Promise<void> {
+  if (dataSource.options.type === 'better-sqlite3') return;
+  const [{ step }] = (await dataSource.query('SELECT @@auto_increment_increment AS step')) as { step: unknown }[];
+  if (Number(step) !== 1) {
+    throw new Error(
+      `auto_increment_increment is ${String(step)} on this database server; the service needs 1 (one primary, or Galera with wsrep_auto_increment_control=OFF)`,
+    );
+  }
+}
+
 interface MysqlConnection {
   query(sql: string, callback: () => void): void;
 }
