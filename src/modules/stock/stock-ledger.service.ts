@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { createHash } from 'node:crypto';
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { RequestContext } from '../../common/decorators/auth.decorators';
-import { ApiError } from '../../common/errors/api-error';
+import { ApiError, errorBody } from '../../common/errors/api-error';
 import { MAX_LEVEL } from '../../common/quantities';
 import { TransactionBounds, TransactionService } from '../../database/transaction.service';
 import { MetricsService } from '../metrics/metrics.service';
@@ -87,6 +87,8 @@ interface Pending {
   requestHash?: string;
   warehouses: Warehouse[];
   productIds: number[];
+  /** The level each operation changes, in operation order. */
+  keys: LevelKey[];
   settle: (outcome: Outcome) => void;
 }
 
@@ -161,8 +163,9 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
       // names resolve before the transaction (warehouses and SKUs never change): it never waits on a second connection
       const warehouses = await Promise.all(write.operations.map((op) => this.warehouses.resolve(op.warehouse)));
       const productIds = await this.productIds(write.operations);
+      const keys = productIds.map((productId, i) => ({ warehouseId: warehouses[i].id, productId }));
       const outcome = await new Promise<Outcome>((settle) => {
-        this.queue.push({ ctx, write, shape, scope, requestHash, warehouses, productIds, settle });
+        this.queue.push({ ctx, write, shape, scope, requestHash, warehouses, productIds, keys, settle });
         this.startGroups();
       });
       if ('error' in outcome) throw outcome.error;
@@ -238,15 +241,13 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
   /** One transaction for a group: lock everything it touches, apply each write in turn, write, commit. */
   private async commitGroup(manager: EntityManager, bounds: TransactionBounds, group: Pending[]): Promise<Outcome[]> {
     const now = new Date();
-    const keysOf = (p: Pending) => p.productIds.map((productId, i) => ({ warehouseId: p.warehouses[i].id, productId }));
-    const distinct = [...new Map(group.flatMap(keysOf).map((k) => [levelKeyOf(k), k])).values()];
+    const distinct = [...new Map(group.flatMap((p) => p.keys).map((k) => [levelKeyOf(k), k])).values()];
     const productIds = [...new Set(group.flatMap((p) => p.productIds))];
     const mayAdd = new Set(
       group.flatMap((p) =>
-        keysOf(p).flatMap((k, i) => {
-          const op = p.write.operations[i];
-          return op.countedQuantity !== undefined || op.delta! > 0 ? [levelKeyOf(k)] : [];
-        }),
+        p.write.operations.flatMap((op, i) =>
+          op.countedQuantity !== undefined || op.delta! > 0 ? [levelKeyOf(p.keys[i])] : [],
+        ),
       ),
     );
     const lockStarted = process.hrtime.bigint();
@@ -255,41 +256,40 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
 
     const movements: PersistPlan['movements'] = [];
     const entries: PersistEntry[] = [];
-    const applied: { result: StockResult; answer: unknown; firstMovement: number }[] = [];
-    const outcomes = group.map((pending): Outcome | null => {
+    const accepted: { views: MovementView[]; firstMovement: number }[] = [];
+    const outcomes = group.map((pending): Outcome => {
       try {
-        const planned = this.plan(pending, keysOf(pending), locked.products, locked.onHand, now, movements.length);
+        const planned = this.plan(pending, locked.skus, locked.onHand, now, movements.length);
         const answer = pending.shape(planned.result);
         const { ctx, write, scope, requestHash } = pending;
-        const after = { movements: planned.result.movements };
         entries.push({
           firstMovement: movements.length,
           audit: {
             actor: { id: ctx.user.id, username: ctx.user.username, role: ctx.user.role },
             action: write.action,
-            after,
+            after: { movements: planned.result.movements },
             requestId: ctx.requestId,
             ip: ctx.ip,
           },
           idempotency: scope && { ...scope, requestHash: requestHash!, responseStatus: 201, responseBody: answer },
         });
         for (const [key, value] of planned.end) locked.onHand.set(key, value);
-        applied.push({ result: planned.result, answer, firstMovement: movements.length });
+        accepted.push({ views: planned.result.movements, firstMovement: movements.length });
         movements.push(...planned.movements);
-        return null;
+        return { answer, movements: planned.result.movements };
       } catch (error) {
         if (error instanceof ApiError) return { error }; // refused alone; the rest of the group goes on
         throw error;
       }
     });
-    const refused = outcomes.filter((o): o is { error: unknown } => o !== null);
-    if (refused.length && group.length === 1) throw refused[0].error; // rolls back, level rows it created too
+    const refused = (i: number) => 'error' in outcomes[i];
+    if (group.length === 1 && refused(0)) throw (outcomes[0] as { error: unknown }).error; // rolls back, created rows too
     // a refused write must leave no trace: not even a level row created for it
     const touched = new Set(movements.map((m) => levelKeyOf(m)));
     const leavesRow = (p: Pending) =>
-      keysOf(p).some((k) => locked.created.has(levelKeyOf(k)) && !touched.has(levelKeyOf(k)));
-    if (group.some((p, i) => outcomes[i] && leavesRow(p))) {
-      throw new Regroup(new Set(outcomes.flatMap((o, i) => (o ? [i] : []))));
+      p.keys.some((k) => locked.created.has(levelKeyOf(k)) && !touched.has(levelKeyOf(k)));
+    if (group.some((p, i) => refused(i) && leavesRow(p))) {
+      throw new Regroup(new Set(group.flatMap((_, i) => (refused(i) ? [i] : []))));
     }
     // every level a movement touched, even one back where it started: its updatedAt is the answer's
     const levels = distinct
@@ -302,15 +302,9 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
       await manager.query(bounds.commit);
     }
     // the answers hold the very view objects: give them their ids (the stored copies got them in SQL)
-    for (const { result, firstMovement } of applied) {
-      result.movements.forEach((view, i) => (view.id = firstId + firstMovement + i));
-    }
-    let next = 0;
-    return outcomes.map((outcome) => {
-      if (outcome) return outcome;
-      const { answer, result } = applied[next++];
-      return { answer, movements: result.movements };
-    });
+    for (const { views, firstMovement } of accepted)
+      views.forEach((view, i) => (view.id = firstId + firstMovement + i));
+    return outcomes;
   }
 
   /**
@@ -320,14 +314,13 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
    * `firstMovement` within the group.
    */
   private plan(
-    { ctx, write, warehouses, productIds }: Pending,
-    keys: LevelKey[],
-    products: Map<number, { sku: string }>,
+    { ctx, write, warehouses, productIds, keys }: Pending,
+    skus: Map<number, string>,
     onHand: Map<string, number>,
     now: Date,
     firstMovement: number,
   ) {
-    const missing = write.operations.findIndex((_, i) => !products.has(productIds[i]));
+    const missing = write.operations.findIndex((_, i) => !skus.has(productIds[i]));
     if (missing >= 0) throw productNotFound(write.operations[missing].product); // unknown or archived
 
     const distinct = [...new Map(keys.map((k) => [levelKeyOf(k), k])).values()];
@@ -354,7 +347,7 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     });
     this.assertWithinRange(distinct, start, end, keys, warehouses);
 
-    const sku = (i: number) => products.get(productIds[i])!.sku;
+    const sku = (i: number) => skus.get(productIds[i])!;
     const result: StockResult = {
       movements: movements.map((m, i) =>
         toMovementView({ ...m, id: MOVEMENT_ID(firstMovement + i) }, sku(i), warehouses[i].code),
@@ -446,13 +439,7 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async rememberRefusal(ctx: RequestContext, scope: IdempotencyScope, requestHash: string, error: ApiError) {
-    const body = {
-      statusCode: error.status,
-      code: error.code,
-      message: error.message,
-      ...(error.details ? { details: error.details } : {}),
-      requestId: ctx.requestId,
-    };
+    const body = errorBody(error, ctx.requestId);
     try {
       await this.tx.run((manager) => this.remember(manager, scope, requestHash, error.status, body));
     } catch (storeError) {

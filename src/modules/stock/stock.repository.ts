@@ -101,10 +101,10 @@ export function withMovementIds<T>(value: T, firstId: number): T {
 
 /** The same substitution in SQL, after `SET @first_movement_id = LAST_INSERT_ID()`. */
 function withIdsInSql(json: string): { sql: string; params: string[] } {
-  const parts = json.split(/"id":-\d+(?=[,}])/);
-  const ids = [...json.matchAll(MOVEMENT_ID_IN_JSON)].map((m) => Number(m[1]) - 1);
-  const pieces = parts.flatMap((_, i) => (i < ids.length ? ['?', `'"id":'`, `@first_movement_id + ${ids[i]}`] : ['?']));
-  return { sql: `CONCAT(${pieces.join(', ')})`, params: parts };
+  // split keeps the captured placeholder numbers: text, n, text, n, …, text
+  const pieces = json.split(MOVEMENT_ID_IN_JSON);
+  const sql = pieces.map((piece, i) => (i % 2 ? `'"id":', @first_movement_id + ${Number(piece) - 1}` : '?'));
+  return { sql: `CONCAT(${sql.join(', ')})`, params: pieces.filter((_, i) => i % 2 === 0) };
 }
 
 const MOVEMENT_COLUMNS = [
@@ -169,7 +169,8 @@ export class StockRepository {
     now: Date,
     begin: string,
   ): Promise<{
-    products: Map<number, { id: number; sku: string }>;
+    /** The SKU of each named product that is active; an archived or unknown one is absent. */
+    skus: Map<number, string>;
     onHand: Map<string, number>;
     /** Level rows that did not exist: created here, at 0. */
     created: Set<string>;
@@ -193,33 +194,26 @@ export class StockRepository {
       productRows = await manager.query(productsQuery.sql, productsQuery.params);
       levelRows = await manager.query(levels.sql, levels.params);
     }
-    const products = new Map(productRows.map((p) => [Number(p.id), { id: Number(p.id), sku: p.sku }]));
-    const created = new Set<string>();
-    if (levelRows.length < sorted.length) {
-      const found = new Set(
-        levelRows.map((r) => levelKeyOf({ warehouseId: Number(r.warehouse_id), productId: Number(r.product_id) })),
-      );
-      // only for active products: a write naming another is refused and must leave no row behind
-      const missing = sorted.filter(
-        (k) => !found.has(levelKeyOf(k)) && products.has(k.productId) && mayAdd.has(levelKeyOf(k)),
-      );
-      if (missing.length) {
-        await this.insertMissingLevels(manager, missing, now);
-        levelRows = await manager.query(levels.sql, levels.params);
-        missing.forEach((k) => created.add(levelKeyOf(k)));
-      }
-    }
-    return {
-      products,
-      created,
-      onHand: new Map([
-        ...sorted.map((k): [string, number] => [levelKeyOf(k), 0]),
-        ...levelRows.map((r): [string, number] => [
+    const skus = new Map(productRows.map((p) => [Number(p.id), p.sku]));
+    const onHandOf = (rows: LevelLockRow[]) =>
+      new Map(
+        rows.map((r) => [
           levelKeyOf({ warehouseId: Number(r.warehouse_id), productId: Number(r.product_id) }),
           Number(r.on_hand),
         ]),
-      ]),
-    };
+      );
+    let onHand = onHandOf(levelRows);
+    // only for active products: a write naming another is refused and must leave no row behind
+    const missing = sorted.filter(
+      (k) => !onHand.has(levelKeyOf(k)) && skus.has(k.productId) && mayAdd.has(levelKeyOf(k)),
+    );
+    if (missing.length) {
+      await this.insertMissingLevels(manager, missing, now);
+      onHand = onHandOf(await manager.query(levels.sql, levels.params));
+    }
+    const created = new Set(missing.map((k) => levelKeyOf(k)));
+    // a level without a row (nobody may add to it here) reads as 0
+    return { skus, created, onHand: new Map([...sorted.map((k): [string, number] => [levelKeyOf(k), 0]), ...onHand]) };
   }
 
   private levelsForUpdateSql(keys: LevelKey[], mysql: boolean): { sql: string; params: number[] } {
