@@ -6,7 +6,9 @@ import { requestIdFor } from './common/http/request-id';
 import { MetricsService } from './modules/metrics/metrics.service';
 import { serveOpenApi } from './openapi';
 import { ShutdownState } from './modules/health/health.controller';
-import { ErrorBody, RETRY_AFTER_SECONDS } from './common/errors/error-codes';
+import { ApiError } from './common/errors/api-error';
+import { sendError } from './common/errors/all-exceptions.filter';
+import { RETRY_AFTER_SECONDS } from './common/errors/error-codes';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from './config/app.config';
 
@@ -39,13 +41,8 @@ export async function createApp(): Promise<NestFastifyApplication> {
     // the probes keep answering: readiness says 503 itself (terminus body), liveness stays 200
     if (!shutdown.shuttingDown || request.routeOptions.url?.startsWith('/health/')) return done();
     // arrived on a kept-alive connection while draining: not started, so safe for the client to retry
-    const body: ErrorBody = {
-      statusCode: 503,
-      code: 'SERVICE_UNAVAILABLE',
-      message: 'The service is shutting down; retry shortly',
-      requestId: request.id,
-    };
-    void reply.code(503).header('Retry-After', RETRY_AFTER_SECONDS).send(body);
+    const message = 'The service is shutting down; retry shortly';
+    sendError(reply, new ApiError('SERVICE_UNAVAILABLE', message, undefined, RETRY_AFTER_SECONDS), request.id);
   });
   // while draining, every response closes its connection: keep-alive sockets would hold the close open
   fastify.addHook('onSend', (_request, reply, payload, done) => {

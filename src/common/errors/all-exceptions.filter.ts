@@ -2,8 +2,8 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { QueryFailedError } from 'typeorm';
 import { IdempotentReplay } from '../../modules/stock/stock-ledger.service';
-import { ApiError } from './api-error';
-import { ErrorBody, ErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
+import { ApiError, errorBody } from './api-error';
+import { ErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
 
 const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
   400: 'VALIDATION_FAILED',
@@ -91,6 +91,15 @@ function isTerminusReport(exception: unknown): exception is HttpException {
   return body?.status === 'error' && typeof body.details === 'object';
 }
 
+/** Answers `error` with the contract's body (and Retry-After on 429/503). */
+export function sendError(reply: FastifyReply, error: ApiError, requestId: string): void {
+  if (error.retryAfter !== undefined) void reply.header('Retry-After', String(error.retryAfter));
+  void reply
+    .status(error.status)
+    .header('Content-Type', 'application/json; charset=utf-8')
+    .send(errorBody(error, requestId));
+}
+
 /** The one place every error becomes the contract's error body. */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
@@ -109,16 +118,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       void reply.status(503).header('Retry-After', String(RETRY_AFTER_SECONDS)).send(exception.getResponse());
       return;
     }
-    const error = this.toApiError(exception, request.id);
-    const body: ErrorBody = {
-      statusCode: error.status,
-      code: error.code,
-      message: error.message,
-      ...(error.details ? { details: error.details } : {}),
-      requestId: request.id,
-    };
-    if (error.retryAfter !== undefined) void reply.header('Retry-After', String(error.retryAfter));
-    void reply.status(error.status).header('Content-Type', 'application/json; charset=utf-8').send(body);
+    sendError(reply, this.toApiError(exception, request.id), request.id);
   }
 
   private toApiError(exception: unknown, requestId: string): ApiError {

@@ -1,4 +1,4 @@
-import { ERROR_STATUS, ErrorCode } from './error-codes';
+import { ERROR_STATUS, ErrorBody, ErrorCode } from './error-codes';
 
 /** A domain error: carries the contract's code; the exception filter turns it into the error body. */
 export class ApiError extends Error {
@@ -22,4 +22,15 @@ export class ApiError extends Error {
   static notFound(what: string, details: Record<string, unknown>): ApiError {
     return new ApiError('NOT_FOUND', `${what} not found`, details);
   }
+}
+
+/** The contract's error body for an error answered to the request `requestId`. */
+export function errorBody(error: ApiError, requestId: string): ErrorBody {
+  return {
+    statusCode: error.status,
+    code: error.code,
+    message: error.message,
+    ...(error.details ? { details: error.details } : {}),
+    requestId,
+  };
 }
