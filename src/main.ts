@@ -26,27 +26,29 @@ async function bootstrap(): Promise<void> {
   // SIGTERM/SIGINT: readiness turns 503, in-flight requests finish, the pool closes, exit 0
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
+      const logger = app.get(Logger);
+      const exit = (code: number) => {
+        flushLogs();
+        process.exit(code);
+      };
       app.get(ShutdownState).begin();
-      app.get(Logger).log(`${signal}: draining in-flight requests`, 'Shutdown');
+      logger.log(`${signal}: draining in-flight requests`, 'Shutdown');
       // a drain that cannot finish must not keep the orchestrator waiting forever
       setTimeout(() => {
-        app.get(Logger).error(`Shutdown did not finish within ${SHUTDOWN_TIMEOUT_MS} ms; exiting`);
-        flushLogs();
-        process.exit(1);
+        logger.error(`Shutdown did not finish within ${SHUTDOWN_TIMEOUT_MS} ms; exiting`);
+        exit(1);
       }, SHUTDOWN_TIMEOUT_MS).unref();
       // requests already sent on connections not yet read get a definite 503 rather than a reset
       sleep(DRAIN_SETTLE_MS)
         .then(() => app.close())
         .then(
           () => {
-            app.get(Logger).log('Drained; database pool closed; exiting', 'Shutdown');
-            flushLogs();
-            process.exit(0);
+            logger.log('Drained; database pool closed; exiting', 'Shutdown');
+            exit(0);
           },
           (error: unknown) => {
-            app.get(Logger).error({ err: error }, 'Shutdown failed');
-            flushLogs();
-            process.exit(1);
+            logger.error({ err: error }, 'Shutdown failed');
+            exit(1);
           },
         );
     });

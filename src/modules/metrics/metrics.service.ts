@@ -45,7 +45,7 @@ export class MetricsService {
   });
   readonly lockWait = new Histogram({
     name: 'inventory_stock_lock_wait_seconds',
-    help: 'Time a stock write waited to obtain its row locks',
+    help: 'Time a stock transaction (one group of writes) waited to obtain its row locks',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 3],
     registers: [this.registry],
   });
