@@ -151,9 +151,8 @@ describe(`concurrency (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''})`, () =>
       ),
     );
     const statuses = answers.map((a) => a.status);
-    expect(statuses.filter((s) => s >= 500 && s !== 503)).toEqual([]);
-    expect(statuses.filter((s) => s === 503).length).toBeLessThanOrEqual(6); // retries absorb the deadlocks
     expect(statuses.filter((s) => s !== 201 && s !== 503)).toEqual([]);
+    expect(statuses.filter((s) => s === 503).length).toBeLessThanOrEqual(6); // retries absorb the deadlocks
     // each warehouse moved by exactly the accepted transfers
     const net = answers.reduce((sum, a, i) => (a.status === 201 ? sum + (i % 2 ? -1 : 1) * (1 + (i % 5)) : sum), 0);
     expect(await onHand(productId, 'MAIN')).toBe(300 + net);
@@ -210,7 +209,8 @@ describe(`concurrency (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''})`, () =>
     // (SQLite never waits on the database, so a write commits before the next request is even read)
     const after = await groupWrites();
     expect(after.sum - before.sum).toBe(90);
-    expect(after.count - before.count).toBeLessThan(testDbType() === 'mysql' ? 90 : 91);
+    if (testDbType() === 'mysql') expect(after.count - before.count).toBeLessThan(90);
+    else expect(after.count - before.count).toBe(90);
     await expectLedgerConsistent();
   });
 

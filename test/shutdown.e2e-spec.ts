@@ -68,7 +68,7 @@ describe('SIGTERM (service process)', () => {
   };
   const exitOf = (service: ServiceProcess) =>
     new Promise<number | null>((resolve) => {
-      if (service.child.exitCode !== null) return resolve(service.child.exitCode);
+      if (service.child.exitCode !== null || service.child.signalCode !== null) return resolve(service.child.exitCode);
       service.child.once('exit', (code) => resolve(code));
     });
   const logLines = (service: ServiceProcess) =>
