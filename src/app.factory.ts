@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { useDepthLimitedJsonParser } from './common/http/json-body';
 import { requestIdFor } from './common/http/request-id';
 import { MetricsService } from './modules/metrics/metrics.service';
 import { serveOpenApi } from './openapi';
@@ -35,6 +36,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: any other body type is 415 rather than a string handed to validation
   fastify.removeContentTypeParser(['text/plain']);
+  useDepthLimitedJsonParser(fastify);
   const shutdown = app.get(ShutdownState);
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-Id', request.id);

@@ -9,10 +9,20 @@ function collect(errors: ValidationError[], prefix: string, into: Record<string,
   }
 }
 
-/** Path parameters are left to their own pipes, which see the raw text (`1e0` is not an id). */
+/**
+ * Path parameters are left to their own pipes, which see the raw text (`1e0` is not an id). Whatever
+ * shape a body has, it is a 400: a transformer or validator that trips over one is the client's bad
+ * input, never a 500.
+ */
 class AppValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    return metadata.type === 'param' ? value : super.transform(value, metadata);
+    if (metadata.type === 'param') return value;
+    try {
+      return await super.transform(value, metadata);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      throw ApiError.validation({ [metadata.type]: [`${metadata.type} has a shape this route does not accept`] });
+    }
   }
 }
 

@@ -1,7 +1,5 @@
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize,
-  ArrayMinSize,
   IsDateString,
   IsIn,
   IsInt,
@@ -13,10 +11,9 @@ import {
   Min,
   NotEquals,
   ValidateIf,
-  ValidateNested,
-  IsArray,
   IsDefined,
 } from 'class-validator';
+import { ArrayOfObjects } from '../../../common/http/nested-array';
 import { PageQuery } from '../../../common/http/pagination';
 import { MAX_LEVEL, MAX_QUANTITY } from '../../../common/quantities';
 import { SKU_PATTERN } from '../../products/dto/product.dto';
@@ -88,11 +85,7 @@ export class TransferDto extends ProductLine {
 export class BatchDto {
   @IsIn(['IN', 'OUT']) type!: 'IN' | 'OUT';
   @IsOptional() @IsString() @MaxLength(128) reference?: string;
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(100)
-  @ValidateNested({ each: true })
-  @Type(() => QuantityLine)
+  @ArrayOfObjects(() => QuantityLine, 1, 100)
   lines!: QuantityLine[];
 }
 
