@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
-import { createTestDatabase, TestDatabase } from './support/test-database';
+import { loginTo } from './support/service-client';
+import { createTestDatabase, TestDatabase, testDbType } from './support/test-database';
 
 const ADMIN = { username: 'admin', password: 'admin-password-logged?' };
 
@@ -57,4 +58,65 @@ describe('structured logs', () => {
     expect(log).not.toContain(accessToken);
     expect(log).not.toContain(accessToken.split('.')[2]); // not even the signature
   });
+
+  it('never logs the statement or its parameters (an argon2 hash) when the database refuses a user write', async () => {
+    const refuse = (event: 'INSERT' | 'UPDATE', username: string, name: string) =>
+      testDbType() === 'sqlite'
+        ? `CREATE TRIGGER ${name} BEFORE ${event} ON users WHEN ${event === 'INSERT' ? 'NEW' : 'OLD'}.username = '${username}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`
+        : `CREATE TRIGGER ${name} BEFORE ${event} ON users FOR EACH ROW BEGIN IF ${event === 'INSERT' ? 'NEW' : 'OLD'}.username = '${username}' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by the test'; END IF; END`;
+    await database.query(refuse('INSERT', 'doomed-create', 'refuse_create'));
+    await database.query(refuse('UPDATE', 'doomed-update', 'refuse_update'));
+    const token = await loginTo(service.url, ADMIN);
+    const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    const send = async (method: string, path: string, body: object, requestId: string) =>
+      (
+        await fetch(`${service.url}${path}`, {
+          method,
+          headers: { ...headers, 'X-Request-Id': requestId },
+          body: JSON.stringify(body),
+        })
+      ).status;
+
+    const created = await fetch(`${service.url}/api/users`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ username: 'doomed-update', password: 'first-password-123', role: 'viewer' }),
+    });
+    const { id } = (await created.json()) as { id: number };
+    expect(
+      await send(
+        'POST',
+        '/api/users',
+        { username: 'doomed-create', password: 'a-password-123', role: 'viewer' },
+        'log-refused-create',
+      ),
+    ).toBe(500);
+    expect(await send('PATCH', `/api/users/${id}`, { password: 'second-password-123' }, 'log-refused-update')).toBe(
+      500,
+    );
+
+    const errors = await waitForLogLines(
+      (l) => l.level === 50 && ['log-refused-create', 'log-refused-update'].includes(String(l.requestId)),
+      2,
+    );
+    for (const line of errors) expect(JSON.stringify(line)).toContain('refused by the test'); // the cause is there
+    const log = readFileSync(service.logFile, 'utf8');
+    expect(log).not.toMatch(/\$argon2/);
+    expect(log).not.toMatch(/INSERT INTO|UPDATE [`"]?users/i);
+  });
+
+  /** Log lines matching `match`, once there are `count` of them (the destination writes asynchronously). */
+  async function waitForLogLines(match: (line: Record<string, unknown>) => boolean, count: number) {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const lines = readFileSync(service.logFile, 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter(match);
+      if (lines.length >= count) return lines;
+      if (Date.now() > deadline) throw new Error(`only ${lines.length} of ${count} log lines within 5 s`);
+      await sleep(50);
+    }
+  }
 });

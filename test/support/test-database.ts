@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createConnection } from 'mysql2/promise';
 
 export type TestDbType = 'sqlite' | 'mysql';
@@ -27,6 +28,8 @@ export function assertTestDatabaseName(name: string): void {
 
 export interface TestDatabase {
   env: Record<string, string>;
+  /** One statement on its own connection, beside whatever service runs on the database. */
+  query<T = unknown>(sql: string, params?: unknown[]): Promise<T[]>;
   drop(): Promise<void>;
 }
 
@@ -37,6 +40,15 @@ export async function createTestDatabase(type: TestDbType = testDbType()): Promi
     const path = join(folder, 'inventory-test.sqlite');
     return {
       env: { DB_TYPE: 'sqlite', DB_PATH: path },
+      query: async <T>(sql: string, params: unknown[] = []) => {
+        const db = new Database(path, { timeout: 5000 });
+        try {
+          const statement = db.prepare(sql);
+          return (statement.reader ? statement.all(...params) : (statement.run(...params), [])) as T[];
+        } finally {
+          db.close();
+        }
+      },
       drop: async () => rmSync(folder, { recursive: true, force: true }),
     };
   }
@@ -53,6 +65,15 @@ export async function createTestDatabase(type: TestDbType = testDbType()): Promi
       DB_USER: MYSQL_TEST_SERVER.user,
       DB_PASSWORD: MYSQL_TEST_SERVER.password,
       DB_NAME: name,
+    },
+    query: async <T>(sql: string, params: unknown[] = []) => {
+      const conn = await createConnection({ ...MYSQL_TEST_SERVER, database: name });
+      try {
+        const [rows] = await conn.query(sql, params);
+        return (Array.isArray(rows) ? rows : []) as T[];
+      } finally {
+        await conn.end();
+      }
     },
     drop: async () => {
       const conn = await createConnection(MYSQL_TEST_SERVER);
