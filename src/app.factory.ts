@@ -10,18 +10,24 @@ import { ShutdownState } from './modules/health/health.controller';
 import { ApiError } from './common/errors/api-error';
 import { sendError } from './common/errors/all-exceptions.filter';
 import { RETRY_AFTER_SECONDS } from './common/errors/error-codes';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig } from './config/app.config';
+import { readAppConfig, TrustProxy } from './config/app.config';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** A hop count as the function Fastify makes of one (its option type leaves numbers out). */
+const fastifyTrustProxy = (trust: TrustProxy) =>
+  typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : trust;
 
 /**
  * Builds the application exactly as production runs it — Fastify options, hooks and AppModule —
  * for main.ts and for the e2e suites alike.
  */
 export async function createApp(): Promise<NestFastifyApplication> {
+  const config = readAppConfig();
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
+    // request.ip: the socket's peer, or the client a trusted proxy names in X-Forwarded-For
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     genReqId: requestIdFor,
     requestIdHeader: false,
     // the drain hooks below answer with the contract's body instead of Fastify's own 503
@@ -51,7 +57,6 @@ export async function createApp(): Promise<NestFastifyApplication> {
     if (shutdown.shuttingDown) void reply.header('Connection', 'close');
     done(null, payload);
   });
-  const config = app.get(ConfigService).getOrThrow<AppConfig>('app');
   if (config.openApi) serveOpenApi(app);
   if (config.httpMetrics) {
     const metrics = app.get(MetricsService);

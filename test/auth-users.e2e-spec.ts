@@ -180,14 +180,14 @@ function claimsOf(token: string): { sub: number; tv: number } & jwt.JwtPayload {
 
 /** The admin token's claims, signed by this test with the service's secret: valid unless told otherwise. */
 function forge(options: jwt.SignOptions = {}, claims: Json = {}, key: string = secret()): string {
-  const { sub, tv } = claimsOf(adminToken);
-  return jwt.sign({ sub, tv, ...claims }, key, { algorithm: 'HS256', expiresIn: 600, ...options });
+  const { sub, tv, iss, aud } = claimsOf(adminToken);
+  return jwt.sign({ sub, tv, iss, aud, ...claims }, key, { algorithm: 'HS256', expiresIn: 600, ...options });
 }
 
 /** The admin token's claims with `iat` and `exp` of the caller's choosing, signed with the service's secret. */
 function expired(iat: number, exp: number): string {
-  const { sub, tv } = claimsOf(adminToken);
-  return jwt.sign({ sub, tv, iat, exp }, secret(), { algorithm: 'HS256' });
+  const { sub, tv, iss, aud } = claimsOf(adminToken);
+  return jwt.sign({ sub, tv, iss, aud, iat, exp }, secret(), { algorithm: 'HS256' });
 }
 
 async function auditRows(where: string, params: unknown[]): Promise<Json[]> {
@@ -314,6 +314,10 @@ describe('POST /api/auth/login', () => {
 });
 
 describe('access tokens', () => {
+  it('issues tokens naming this service as issuer and audience', () => {
+    expect(claimsOf(adminToken)).toMatchObject({ iss: 'inventory-service', aud: 'inventory-api' });
+  });
+
   it('accepts a token this test signs like the service does (so the rejections below are meaningful)', async () => {
     await t.http.get('/api/users').set(bearer(forge())).expect(200);
     await me(forge()).expect(200);
@@ -369,6 +373,10 @@ describe('access tokens', () => {
     ],
     ['without a signature', () => adminToken.split('.').slice(0, 2).join('.') + '.'],
     ['for a user that does not exist', () => forge({}, { sub: 999999, tv: 0 })],
+    ['without an issuer', () => forge({}, { iss: undefined })],
+    ['from another issuer', () => forge({}, { iss: 'another-service' })],
+    ['without an audience', () => forge({}, { aud: undefined })],
+    ['for another audience', () => forge({}, { aud: 'another-api' })],
     ['garbage', () => 'garbage'],
     ['three garbage segments', () => 'a.b.c'],
     ['a JSON payload that is not an object', () => `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url([1])}.x`],

@@ -1,6 +1,7 @@
 import { registerAs } from '@nestjs/config';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
-import { validateConfig } from './validate-config';
+import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { isIP } from 'node:net';
+import { ConfigError, validateConfig } from './validate-config';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -10,6 +11,31 @@ class AppEnv {
   @IsOptional() @IsIn(LOG_LEVELS) LOG_LEVEL?: (typeof LOG_LEVELS)[number];
   @IsOptional() @IsIn(['true', 'false']) OPENAPI_ENABLED?: string;
   @IsOptional() @IsIn(['true', 'false']) METRICS_ENABLED?: string;
+  @IsOptional() @IsString() TRUST_PROXY?: string;
+  @IsOptional() @IsInt() @Min(0) @Max(1_000_000) MAX_IN_FLIGHT?: number;
+}
+
+/** Fastify's `trustProxy`: how many proxy hops to believe, or which proxy addresses; false believes none. */
+export type TrustProxy = false | number | string[];
+
+const isAddressOrCidr = (entry: string) => {
+  const [address, prefix, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (!version || rest.length) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128));
+};
+
+/** TRUST_PROXY: a hop count, or a comma-separated list of proxy addresses or CIDRs. */
+export function parseTrustProxy(value: string | undefined): TrustProxy {
+  if (value === undefined) return false;
+  if (/^\d+$/.test(value)) return Number(value) > 0 ? Number(value) : false;
+  const entries = value.split(',').map((entry) => entry.trim());
+  if (!entries.every(isAddressOrCidr)) {
+    throw new ConfigError(
+      'Invalid configuration: TRUST_PROXY: must be a hop count or a comma-separated list of IP addresses or CIDRs',
+    );
+  }
+  return entries;
 }
 
 export interface AppConfig {
@@ -20,9 +46,16 @@ export interface AppConfig {
   openApi: boolean;
   /** Per-request HTTP metrics (on by default; off only to measure what they cost). */
   httpMetrics: boolean;
+  /** Which X-Forwarded-For entries name the client (TRUST_PROXY); false: the socket's peer is the client. */
+  trustProxy: TrustProxy;
+  /** Requests served at once; beyond, 503 at once. 0: no cap. */
+  maxInFlight: number;
 }
 
-export const appConfig = registerAs('app', (): AppConfig => {
+/** Requests one instance serves at once unless MAX_IN_FLIGHT says otherwise. */
+export const DEFAULT_MAX_IN_FLIGHT = 512;
+
+export function readAppConfig(): AppConfig {
   const env = validateConfig(process.env, AppEnv);
   return {
     port: env.PORT ?? 3000,
@@ -30,5 +63,9 @@ export const appConfig = registerAs('app', (): AppConfig => {
     logLevel: env.LOG_LEVEL ?? 'info',
     httpMetrics: env.METRICS_ENABLED !== 'false',
     openApi: env.OPENAPI_ENABLED !== undefined ? env.OPENAPI_ENABLED === 'true' : env.NODE_ENV !== 'production',
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    maxInFlight: env.MAX_IN_FLIGHT ?? DEFAULT_MAX_IN_FLIGHT,
   };
-});
+}
+
+export const appConfig = registerAs('app', readAppConfig);

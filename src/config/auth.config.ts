@@ -1,6 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readDatabaseConfig } from './database.config';
@@ -8,7 +9,9 @@ import { ConfigError, validateConfig } from './validate-config';
 
 export const USERNAME_PATTERN = /^[a-z0-9._-]{3,64}$/;
 const DURATION_PATTERN = /^(\d{1,9})([smhd]?)$/;
-const MIN_PRODUCTION_SECRET_BYTES = 32;
+const MIN_SECRET_BYTES = 32;
+/** The longest JWT_TTL: an access token that leaks is good for at most a day. */
+export const MAX_ACCESS_TOKEN_TTL_SECONDS = 24 * 3600;
 
 class AuthEnv {
   @IsOptional() @IsString() @Length(1, 4096) JWT_SECRET?: string;
@@ -19,6 +22,7 @@ class AuthEnv {
   @IsOptional() @IsString() @Length(12, 128) ADMIN_PASSWORD?: string;
   @IsOptional() @IsInt() @Min(0) @Max(10_000_000) RATE_LIMIT_PER_MINUTE?: number;
   @IsOptional() @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' }) REDIS_URL?: string;
+  @IsOptional() @IsInt() @Min(1) @Max(1024) LOGIN_CONCURRENCY?: number;
 }
 
 export interface AuthConfig {
@@ -28,6 +32,8 @@ export interface AuthConfig {
   adminPassword: string | null;
   rateLimitPerMinute: number;
   redisUrl: string | null;
+  /** Password checks (argon2, 64 MiB each) run at once; beyond them and a short queue, 503. */
+  loginConcurrency: number;
 }
 
 export function parseDuration(value: string): number {
@@ -57,13 +63,18 @@ function developmentSecret(): string {
 
 export function readAuthConfig(): AuthConfig {
   const env = validateConfig(process.env, AuthEnv);
-  if (process.env.NODE_ENV === 'production' && Buffer.byteLength(env.JWT_SECRET ?? '') < MIN_PRODUCTION_SECRET_BYTES) {
+  if (env.JWT_SECRET !== undefined && Buffer.byteLength(env.JWT_SECRET) < MIN_SECRET_BYTES) {
+    throw new ConfigError(`Invalid configuration: JWT_SECRET: must be at least ${MIN_SECRET_BYTES} bytes`);
+  }
+  if (process.env.NODE_ENV === 'production' && env.JWT_SECRET === undefined) {
     throw new ConfigError(
-      `Invalid configuration: JWT_SECRET: production needs at least ${MIN_PRODUCTION_SECRET_BYTES} bytes`,
+      `Invalid configuration: JWT_SECRET: production needs one of at least ${MIN_SECRET_BYTES} bytes`,
     );
   }
   const jwtTtlSeconds = parseDuration(env.JWT_TTL ?? '1h');
-  if (jwtTtlSeconds < 1) throw new ConfigError('Invalid configuration: JWT_TTL: must be at least 1 second');
+  if (jwtTtlSeconds < 1 || jwtTtlSeconds > MAX_ACCESS_TOKEN_TTL_SECONDS) {
+    throw new ConfigError('Invalid configuration: JWT_TTL: must be between 1 second and 24 hours');
+  }
   return {
     jwtSecret: env.JWT_SECRET ?? developmentSecret(),
     jwtTtlSeconds,
@@ -71,6 +82,7 @@ export function readAuthConfig(): AuthConfig {
     adminPassword: env.ADMIN_PASSWORD ?? null,
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE ?? 6000,
     redisUrl: env.REDIS_URL ?? null,
+    loginConcurrency: env.LOGIN_CONCURRENCY ?? 2 * availableParallelism(),
   };
 }
 

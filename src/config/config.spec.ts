@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseTrustProxy } from './app.config';
 import { readAuthConfig, parseDuration } from './auth.config';
 import { readDatabaseConfig } from './database.config';
 
@@ -35,6 +39,70 @@ describe('configuration', () => {
     expect(() => readAuthConfig()).toThrow(/JWT_SECRET/);
   });
 
+  it('refuses a JWT_SECRET under 32 bytes in every mode', () => {
+    for (const NODE_ENV of ['development', 'test', undefined]) {
+      process.env = { NODE_ENV, JWT_SECRET: 'x'.repeat(31) };
+      expect(() => readAuthConfig()).toThrow(/^Invalid configuration: JWT_SECRET: must be at least 32 bytes$/);
+    }
+  });
+
+  it('caps JWT_TTL at 24 hours', () => {
+    process.env = { JWT_SECRET: 'x'.repeat(32), JWT_TTL: '24h' };
+    expect(readAuthConfig().jwtTtlSeconds).toBe(86400);
+    process.env = { JWT_SECRET: 'x'.repeat(32), JWT_TTL: '86401' };
+    expect(() => readAuthConfig()).toThrow(/^Invalid configuration: JWT_TTL: /);
+  });
+
+  describe('secrets from files (<NAME>_FILE)', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'config-spec-'));
+    const file = (name: string, content: string) => {
+      const path = join(folder, name);
+      writeFileSync(path, content);
+      return path;
+    };
+
+    it('reads JWT_SECRET, ADMIN_PASSWORD and DB_PASSWORD from files, dropping one trailing newline', () => {
+      process.env = {
+        JWT_SECRET_FILE: file('jwt', `${'s'.repeat(40)}\n`),
+        ADMIN_PASSWORD_FILE: file('admin', 'an admin password \r\n'),
+      };
+      expect(readAuthConfig()).toMatchObject({ jwtSecret: 's'.repeat(40), adminPassword: 'an admin password ' });
+      const db = { DB_TYPE: 'mysql', DB_HOST: 'h', DB_USER: 'u', DB_NAME: 'n' };
+      expect(readDatabaseConfig({ ...db, DB_PASSWORD_FILE: file('db', 'pa:ss\n') })).toMatchObject({
+        password: 'pa:ss',
+      });
+    });
+
+    it('holds a secret read from a file to the same rules', () => {
+      process.env = { JWT_SECRET_FILE: file('weak', 'short\n') };
+      expect(() => readAuthConfig()).toThrow(/^Invalid configuration: JWT_SECRET: /);
+    });
+
+    it('refuses both a variable and its file, and a file it cannot read, naming the variable', () => {
+      process.env = { JWT_SECRET: 'x'.repeat(32), JWT_SECRET_FILE: file('both', 'y'.repeat(32)) };
+      expect(() => readAuthConfig()).toThrow(/^Invalid configuration: JWT_SECRET: set either/);
+      process.env = { JWT_SECRET_FILE: join(folder, 'missing') };
+      expect(() => readAuthConfig()).toThrow(/^Invalid configuration: JWT_SECRET_FILE: cannot read .*ENOENT/);
+    });
+  });
+
+  describe('TRUST_PROXY', () => {
+    it.each([
+      [undefined, false],
+      ['0', false],
+      ['1', 1],
+      ['2', 2],
+      ['10.0.0.1', ['10.0.0.1']],
+      ['10.0.0.0/8, 192.168.1.1,fd00::/8', ['10.0.0.0/8', '192.168.1.1', 'fd00::/8']],
+    ])('%p means %p', (value, trust) => {
+      expect(parseTrustProxy(value)).toEqual(trust);
+    });
+
+    it.each(['true', 'proxy.local', '10.0.0.0/33', '10.0.0.1,', '1.2.3'])('refuses %p naming the variable', (value) => {
+      expect(() => parseTrustProxy(value)).toThrow(/^Invalid configuration: TRUST_PROXY: /);
+    });
+  });
+
   it('accepts production with a 32-byte secret', () => {
     process.env = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) };
     expect(readAuthConfig().jwtSecret).toBe('x'.repeat(32));
@@ -46,6 +114,7 @@ describe('configuration', () => {
     ['ADMIN_USERNAME', 'Bad User'],
     ['RATE_LIMIT_PER_MINUTE', '-1'],
     ['REDIS_URL', 'localhost:6379'],
+    ['LOGIN_CONCURRENCY', '0'],
   ])('rejects a bad %s', (variable, value) => {
     process.env = { JWT_SECRET: 'x'.repeat(32), [variable]: value };
     expect(() => readAuthConfig()).toThrow(new RegExp(`^Invalid configuration: ${variable}:`));

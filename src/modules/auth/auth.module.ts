@@ -9,7 +9,7 @@ import { UsersModule } from '../users/users.module';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JwtAuthGuard, RolesGuard, UserRateLimitGuard } from './guards';
-import { JWT_ALGORITHM, JwtStrategy } from './jwt.strategy';
+import { JWT_ALGORITHM, JWT_AUDIENCE, JWT_ISSUER, JwtStrategy } from './jwt.strategy';
 import { RateLimitsService } from './rate-limits.service';
 
 @Module({
@@ -21,8 +21,8 @@ import { RateLimitsService } from './rate-limits.service';
       inject: [ConfigService],
       useFactory: (config: ConfigService<Config, true>) => ({
         secret: config.getOrThrow('auth', { infer: true }).jwtSecret,
-        signOptions: { algorithm: JWT_ALGORITHM },
-        verifyOptions: { algorithms: [JWT_ALGORITHM] },
+        signOptions: { algorithm: JWT_ALGORITHM, issuer: JWT_ISSUER, audience: JWT_AUDIENCE },
+        verifyOptions: { algorithms: [JWT_ALGORITHM], issuer: JWT_ISSUER, audience: JWT_AUDIENCE },
       }),
     }),
   ],

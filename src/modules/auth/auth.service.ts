@@ -32,23 +32,28 @@ export class AuthService {
     private readonly metrics: MetricsService,
   ) {}
 
-  /** Unknown user, wrong password and disabled user answer alike, after the same amount of work. */
+  /**
+   * Unknown user, wrong password and disabled user answer alike, after the same amount of work. The
+   * attempt is counted before the password is checked, and refunded when it succeeds.
+   */
   async login(dto: LoginDto, origin: LoginOrigin): Promise<LoginResponse> {
-    const throttleKey = dto.username.toLowerCase();
-    await this.limits.assertLoginAllowed(throttleKey, origin.ip).catch((error: unknown) => {
-      this.metrics.authFailures.inc({ reason: 'rate_limited' });
-      throw error;
-    });
+    const attempt = await this.limits
+      .countLoginAttempt(dto.username.toLowerCase(), origin.ip)
+      .catch((error: unknown) => {
+        this.metrics.authFailures.inc({ reason: 'rate_limited' });
+        throw error;
+      });
     // exact match only: a case-insensitive collation must not let "ADMIN" or "admin " in
     const found = USERNAME_PATTERN.test(dto.username) ? await this.users.findByUsername(dto.username) : null;
     const user = found?.username === dto.username ? found : null;
+    // 503 when too many checks are waiting: the attempt stays counted, so a flood cannot outrun the count
     const passwordMatches = await this.passwords.verify(user?.passwordHash ?? null, dto.password);
     if (!user || !passwordMatches || user.disabled) {
       this.metrics.authFailures.inc({ reason: 'invalid_credentials' });
-      await this.limits.recordLoginFailure(throttleKey, origin.ip);
       await this.recordLogin('auth.login_failed', { id: null, username: dto.username, role: null }, user, origin);
       throw new ApiError('INVALID_CREDENTIALS', 'Invalid username or password');
     }
+    await attempt.refund();
     const accessToken = await this.issueToken(user);
     await this.recordLogin('auth.login', user, user, origin);
     return {

@@ -9,6 +9,9 @@ import { Config } from '../../config';
 import { UsersService } from '../users/users.service';
 
 export const JWT_ALGORITHM = 'HS256';
+/** Set in every token and required on every request: a token minted for another service with the same secret is refused. */
+export const JWT_ISSUER = 'inventory-service';
+export const JWT_AUDIENCE = 'inventory-api';
 
 export interface AccessTokenPayload {
   sub: number;
@@ -29,6 +32,8 @@ export class JwtStrategy extends PassportStrategy(Strategy) {
         Buffer.from(config.getOrThrow('auth', { infer: true }).jwtSecret),
       ) as unknown as Buffer,
       algorithms: [JWT_ALGORITHM],
+      issuer: JWT_ISSUER,
+      audience: JWT_AUDIENCE,
       ignoreExpiration: false,
     });
   }

@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { ApiError } from '../../common/errors/api-error';
 import { Config } from '../../config';
+import { clientKey } from '../../common/http/client-address';
 
 const LOGIN_WINDOW_SECONDS = 15 * 60;
 const FAILED_LOGINS_PER_USERNAME = 10;
@@ -43,16 +44,28 @@ export class RateLimitsService implements OnApplicationShutdown {
     this.requestsByUser = rateLimitPerMinute > 0 ? limiter('inv:req:user', rateLimitPerMinute, 60) : null;
   }
 
-  /** 429 once a username or an address has used up its failed logins in the window, even with the right password. */
-  async assertLoginAllowed(username: string, ip: string): Promise<void> {
-    const [byUser, byIp] = await Promise.all([this.failedByUsername.get(username), this.failedByAddress.get(ip)]);
-    if (byUser && byUser.consumedPoints >= FAILED_LOGINS_PER_USERNAME) throw rateLimited(byUser);
-    if (byIp && byIp.consumedPoints >= FAILED_LOGINS_PER_ADDRESS) throw rateLimited(byIp);
-  }
-
-  async recordLoginFailure(username: string, ip: string): Promise<void> {
-    // a rejection here only means the limit is already reached: the next attempt is refused by assertLoginAllowed
-    await Promise.allSettled([this.failedByUsername.consume(username), this.failedByAddress.consume(ip)]);
+  /**
+   * Counts a login attempt for its username and its client address before any password is checked,
+   * so a burst of parallel guesses cannot all pass a count that has not been bumped yet: past 10 for
+   * the username or 100 for the address, 429 (even with the right password), and the refused attempt
+   * is not counted. The caller refunds an attempt that succeeds.
+   */
+  async countLoginAttempt(username: string, address: string): Promise<{ refund: () => Promise<void> }> {
+    const counted = [this.failedByUsername.consume(username), this.failedByAddress.consume(clientKey(address))];
+    const refund = async () => {
+      await Promise.allSettled([
+        this.failedByUsername.reward(username),
+        this.failedByAddress.reward(clientKey(address)),
+      ]);
+    };
+    const outcomes = await Promise.allSettled(counted);
+    const refused = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (refused) {
+      await refund();
+      if (refused.reason instanceof RateLimiterRes) throw rateLimited(refused.reason);
+      throw refused.reason;
+    }
+    return { refund };
   }
 
   async consumeRequest(userId: number): Promise<void> {

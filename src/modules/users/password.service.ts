@@ -1,21 +1,56 @@
 import { Injectable } from '@nestjs/common';
+import { Semaphore } from 'async-mutex';
 import * as argon2 from 'argon2';
+import { ApiError } from '../../common/errors/api-error';
+import { RETRY_AFTER_SECONDS } from '../../common/errors/error-codes';
+import { ConfigService } from '@nestjs/config';
+import { Config } from '../../config';
 
-/** argon2id with the library's defaults (64 MiB, t=3): every character of the password counts. */
+/** Password work that may wait for a slot, per slot: beyond it, 503 at once. */
+const QUEUE_PER_SLOT = 8;
+
+/**
+ * argon2id with the library's defaults (64 MiB, t=3): every character of the password counts. At most
+ * LOGIN_CONCURRENCY hashes or checks run at once, a short queue waits, and the rest are refused, so a
+ * burst of logins costs bounded memory and CPU instead of piling up.
+ */
 @Injectable()
 export class PasswordService {
   /** Verified against when the user does not exist, so a miss costs what a hit costs. */
   private readonly dummyHash = argon2.hash('timing-equaliser-password');
+  private readonly slots: Semaphore;
+  private readonly mostPending: number;
+  private pending = 0;
+
+  constructor(config: ConfigService<Config, true>) {
+    const { loginConcurrency } = config.getOrThrow('auth', { infer: true });
+    this.slots = new Semaphore(loginConcurrency);
+    this.mostPending = loginConcurrency * (1 + QUEUE_PER_SLOT);
+  }
 
   hash(password: string): Promise<string> {
-    return argon2.hash(password, { type: argon2.argon2id });
+    return this.inSlot(() => argon2.hash(password, { type: argon2.argon2id }));
   }
 
   async verify(hash: string | null, password: string): Promise<boolean> {
+    const against = hash ?? (await this.dummyHash);
+    return this.inSlot(() => argon2.verify(against, password).catch(() => false));
+  }
+
+  private async inSlot<T>(work: () => Promise<T>): Promise<T> {
+    if (this.pending >= this.mostPending) {
+      throw new ApiError(
+        'SERVICE_UNAVAILABLE',
+        'Too many password checks at once; retry shortly',
+        undefined,
+        RETRY_AFTER_SECONDS,
+      );
+    }
+    this.pending++;
     try {
-      return await argon2.verify(hash ?? (await this.dummyHash), password);
-    } catch {
-      return false;
+      return await this.slots.runExclusive(work);
+    } finally {
+      this.pending--;
     }
   }
 }
