@@ -89,6 +89,9 @@ describe('operator CLI', () => {
     [['user:create', '--role', 'viewer'], /username/],
     [['token:issue', '--username', 'nobody'], /No user "nobody"/],
     [['token:issue', '--username', 'prometheus', '--ttl', 'forever'], /not a duration/],
+    [['token:issue', '--username', 'prometheus', '--ttl', '401d'], /at most|between 1 second and 400 days/],
+    [['token:issue', '--username', 'admin', '--ttl', '25h'], /monitor users.*--allow-long-lived/],
+    [['token:issue', '--username', 'clerk', '--ttl', '30d'], /monitor users.*--allow-long-lived/],
     [['no-such-command'], /unknown command/],
   ])('refuses %j with a clear error and exit code 1', async (args, message) => {
     const res = await cli(args);
@@ -98,7 +101,7 @@ describe('operator CLI', () => {
   });
 
   it('token:issue prints a long-lived token the service accepts', async () => {
-    const res = await cli(['token:issue', '--username', 'prometheus', '--ttl', '400d']);
+    const res = await cli(['token:issue', '--username', 'prometheus', '--ttl', '400d']); // the longest there is
     expect(res.code).toBe(0);
     const token = res.stdout.trim();
     const payload = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {
@@ -108,6 +111,28 @@ describe('operator CLI', () => {
     expect(payload.exp - payload.iat).toBe(400 * 86400);
     const metrics = await fetch(`${service.url}/metrics`, { headers: { Authorization: `Bearer ${token}` } });
     expect(metrics.status).toBe(200);
+  });
+
+  it('token:issue gives other roles the login lifetime, and more than 24 hours only when told --allow-long-lived', async () => {
+    const lifetime = (token: string) => {
+      const { iat, exp } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<
+        string,
+        number
+      >;
+      return exp - iat;
+    };
+    const monitor = await cli(['token:issue', '--username', 'prometheus']);
+    expect(lifetime(monitor.stdout.trim())).toBe(365 * 86400);
+    const admin = await cli(['token:issue', '--username', 'admin']);
+    expect(admin.code).toBe(0);
+    expect(lifetime(admin.stdout.trim())).toBe(3600); // JWT_TTL's default
+    const insisted = await cli(['token:issue', '--username', 'admin', '--ttl', '7d', '--allow-long-lived']);
+    expect(insisted.code).toBe(0);
+    expect(lifetime(insisted.stdout.trim())).toBe(7 * 86400);
+    const me = await fetch(`${service.url}/api/auth/me`, {
+      headers: { Authorization: `Bearer ${insisted.stdout.trim()}` },
+    });
+    expect(me.status).toBe(200);
   });
 
   it('reconcile prints the report and exits 0 on a consistent ledger', async () => {

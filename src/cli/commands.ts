@@ -8,7 +8,7 @@ import { DataSource } from 'typeorm';
 import { RequestContext } from '../common/decorators/auth.decorators';
 import { Role, ROLES } from '../common/roles';
 import { Config } from '../config';
-import { parseDuration } from '../config/auth.config';
+import { MAX_ACCESS_TOKEN_TTL_SECONDS, parseDuration } from '../config/auth.config';
 import { AuthService } from '../modules/auth/auth.service';
 import { StockService } from '../modules/stock/stock.service';
 import { CreateUserDto } from '../modules/users/dto/user.dto';
@@ -83,28 +83,43 @@ export class UserCreateCommand extends CommandRunner {
 
 interface TokenIssueOptions {
   username: string;
-  ttl: string;
+  ttl?: string;
+  allowLongLived?: boolean;
 }
+
+/** The longest token the CLI mints; more than the login's 24 h only for monitor users (scrapers), or on insistence. */
+const MAX_ISSUED_TTL_SECONDS = 400 * 86400;
+const MONITOR_DEFAULT_TTL = '365d';
 
 @Command({ name: 'token:issue', description: "Print an access token for a user, e.g. Prometheus' monitor user" })
 export class TokenIssueCommand extends CommandRunner {
   constructor(
     private readonly users: UsersRepository,
     private readonly auth: AuthService,
+    private readonly config: ConfigService<Config, true>,
   ) {
     super();
   }
 
   async run(_: string[], options: TokenIssueOptions): Promise<void> {
-    let ttlSeconds: number;
-    try {
-      ttlSeconds = parseDuration(options.ttl);
-    } catch {
-      throw new CliError(`--ttl "${options.ttl}" is not a duration (e.g. 3600, 90d, 12h)`);
-    }
     const user = await this.users.findByUsername(options.username);
     if (!user || user.username !== options.username) throw new CliError(`No user "${options.username}"`);
     if (user.disabled) throw new CliError(`User "${options.username}" is disabled`);
+    const { jwtTtlSeconds } = this.config.getOrThrow('auth', { infer: true });
+    const ttl = options.ttl ?? (user.role === 'monitor' ? MONITOR_DEFAULT_TTL : String(jwtTtlSeconds));
+    let ttlSeconds: number;
+    try {
+      ttlSeconds = parseDuration(ttl);
+    } catch {
+      throw new CliError(`--ttl "${ttl}" is not a duration (e.g. 3600, 90d, 12h)`);
+    }
+    if (ttlSeconds < 1 || ttlSeconds > MAX_ISSUED_TTL_SECONDS)
+      throw new CliError(`--ttl must be between 1 second and 400 days`);
+    if (ttlSeconds > MAX_ACCESS_TOKEN_TTL_SECONDS && user.role !== 'monitor' && !options.allowLongLived) {
+      throw new CliError(
+        `--ttl ${ttl}: tokens that outlive 24 hours are for monitor users; a ${user.role} token that long needs --allow-long-lived`,
+      );
+    }
     process.stdout.write(`${await this.auth.issueToken(user, ttlSeconds)}\n`);
   }
 
@@ -115,11 +130,18 @@ export class TokenIssueCommand extends CommandRunner {
 
   @Option({
     flags: '--ttl <duration>',
-    description: 'lifetime: seconds or a number with s, m, h, d',
-    defaultValue: '365d',
+    description: `lifetime: seconds or a number with s, m, h, d (at most 400d; default ${MONITOR_DEFAULT_TTL} for monitor users, JWT_TTL for others)`,
   })
   parseTtl(value: string): string {
     return value;
+  }
+
+  @Option({
+    flags: '--allow-long-lived',
+    description: 'allow a token over 24 hours for a role other than monitor (a leaked one is a long-lived key)',
+  })
+  parseAllowLongLived(): boolean {
+    return true;
   }
 }
 
