@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { ReadinessCheck } from '../src/modules/health/readiness';
 import { bearer, startTestApp, TestApp } from './support/test-app';
 
 describe('health and metrics', () => {
@@ -17,6 +19,28 @@ describe('health and metrics', () => {
       status: 'ok',
       details: { database: { status: 'up' }, schema: { status: 'up' } },
     });
+  });
+
+  it('answers many probes from one database check a second', async () => {
+    const readiness = t.app.get(ReadinessCheck);
+    const checks = jest.spyOn(readiness, 'check');
+    try {
+      const burst = await Promise.all(Array.from({ length: 50 }, () => t.http.get('/health/ready')));
+      expect(burst.map((res) => res.status)).toEqual(burst.map(() => 200));
+      expect(checks.mock.calls.length).toBeLessThanOrEqual(1);
+      // probes one after another for 1.5 s: a check at most every second, so at most 3
+      const started = Date.now();
+      let probes = 0;
+      while (Date.now() - started < 1500) {
+        await t.http.get('/health/ready').expect(200);
+        probes++;
+      }
+      expect(probes).toBeGreaterThan(20);
+      expect(checks.mock.calls.length).toBeGreaterThanOrEqual(1);
+      expect(checks.mock.calls.length).toBeLessThanOrEqual(3);
+    } finally {
+      checks.mockRestore();
+    }
   });
 
   it('serves Prometheus text to monitor and admin only', async () => {
