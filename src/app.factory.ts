@@ -1,3 +1,4 @@
+import helmet from '@fastify/helmet';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
@@ -39,6 +40,11 @@ export async function createApp(): Promise<NestFastifyApplication> {
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
+  // nosniff, frame and referrer policies on every answer; the CSP still lets /docs load its own scripts
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+    crossOriginResourcePolicy: { policy: 'same-site' },
+  });
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: any other body type is 415 rather than a string handed to validation
   fastify.removeContentTypeParser(['text/plain']);
@@ -46,6 +52,8 @@ export async function createApp(): Promise<NestFastifyApplication> {
   const shutdown = app.get(ShutdownState);
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-Id', request.id);
+    // stock levels and users are not for a shared cache or the browser's history, error answers neither
+    if (request.url.startsWith('/api')) void reply.header('Cache-Control', 'no-store');
     // the probes keep answering: readiness says 503 itself (terminus body), liveness stays 200
     if (!shutdown.shuttingDown || request.routeOptions.url?.startsWith('/health/')) return done();
     // arrived on a kept-alive connection while draining: not started, so safe for the client to retry

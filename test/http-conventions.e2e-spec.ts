@@ -154,6 +154,55 @@ describe('HTTP conventions', () => {
     }
   }
 
+  describe('security headers', () => {
+    it('sends nosniff on every answer, and Cache-Control: no-store on every /api answer, errors included', async () => {
+      const monitor = bearer(t.tokens.monitor);
+      const answers: [string, Answer][] = [
+        ['200 /api', fromSupertest(await t.http.get('/api/auth/me').set(manager))],
+        ['201 /api', fromSupertest(await t.http.post('/api/warehouses').set(manager).send({ code: 'HDR', name: 'H' }))],
+        ['401 /api', fromSupertest(await t.http.get('/api/products'))],
+        ['404 /api', fromSupertest(await t.http.get('/api/no-such-route').set(manager))],
+        [
+          '400 /api (malformed JSON)',
+          fromSupertest(
+            await t.http.post('/api/warehouses').set(manager).set('Content-Type', 'application/json').send('{'),
+          ),
+        ],
+        [
+          '415 /api',
+          fromSupertest(await t.http.post('/api/warehouses').set(manager).set('Content-Type', 'text/plain').send('x')),
+        ],
+        [
+          '413 /api',
+          fromSupertest(
+            await t.http
+              .post('/api/warehouses')
+              .set(manager)
+              .send({ code: 'X', name: 'n'.repeat(MIB) }),
+          ),
+        ],
+        ['200 /health/live', fromSupertest(await t.http.get('/health/live'))],
+        ['200 /health/ready', fromSupertest(await t.http.get('/health/ready'))],
+        ['200 /metrics', fromSupertest(await t.http.get('/metrics').set(monitor))],
+        ['404 elsewhere', fromSupertest(await t.http.get('/no-such-page'))],
+      ];
+      const seen = answers.map(([what, res]) => ({
+        what,
+        status: res.status,
+        nosniff: res.headers['x-content-type-options'],
+        cacheControl: what.includes('/api') ? res.headers['cache-control'] : 'n/a',
+      }));
+      expect(seen).toEqual(
+        answers.map(([what, res]) => ({
+          what,
+          status: Number(what.split(' ')[0]) || res.status,
+          nosniff: 'nosniff',
+          cacheControl: what.includes('/api') ? 'no-store' : 'n/a',
+        })),
+      );
+    });
+  });
+
   describe('X-Request-Id', () => {
     const VALID_IDS: [string, string][] = [
       ['one character', 'a'],
