@@ -1040,6 +1040,41 @@ describe('Warehouses and Products (contract)', () => {
         expect(rows[0].archived_at).not.toBeNull();
       });
 
+      it("keeps an archived product's history readable through the read filters, by id and by SKU", async () => {
+        const product = await createProduct();
+        const operator = as('operator');
+        await t.http.post('/api/stock/in').set(operator).send({ productId: product.id, quantity: 4 }).expect(201);
+        await t.http.post('/api/stock/out').set(operator).send({ sku: product.sku, quantity: 4 }).expect(201);
+        await t.http.delete(`/api/products/${product.id}`).set(as('manager')).expect(204);
+
+        for (const filter of [{ productId: product.id }, { sku: product.sku }, { sku: product.sku.toLowerCase() }]) {
+          const movements = await t.http.get('/api/stock/movements').query(filter).set(as('viewer')).expect(200);
+          expect(movements.body.items.map((m: { type: string; quantity: number }) => [m.type, m.quantity])).toEqual([
+            ['OUT', -4],
+            ['IN', 4],
+          ]);
+          const levels = await t.http.get('/api/stock').query(filter).set(as('viewer')).expect(200);
+          expect(levels.body.items).toEqual([
+            expect.objectContaining({ productId: product.id, sku: product.sku, warehouse: 'MAIN', onHand: 0 }),
+          ]);
+        }
+        // unnamed, it has left the levels list; a product that never existed is still 404
+        const everything = await walk<{ productId: number }>('/api/stock', {}, 200);
+        expect(everything.items.map((l) => l.productId)).not.toContain(product.id);
+        expectError(
+          await t.http.get('/api/stock/movements').query({ productId: 999999 }).set(as('viewer')),
+          404,
+          'NOT_FOUND',
+        );
+        expectError(await t.http.get('/api/stock').query({ sku: 'NEVER-EXISTED' }).set(as('viewer')), 404, 'NOT_FOUND');
+        const audit = await t.http
+          .get('/api/audit-logs')
+          .query({ entityType: 'product', entityId: String(product.id) })
+          .set(as('manager'))
+          .expect(200);
+        expect(audit.body.items.map((e: { action: string }) => e.action)).toEqual(['product.delete', 'product.create']);
+      });
+
       it('writes one product.delete audit entry with the actor and before/after, still readable', async () => {
         const product = await createProduct();
         const managerId = await userId('manager');

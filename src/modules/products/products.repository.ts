@@ -29,8 +29,13 @@ export class ProductsRepository {
     return manager.findOneBy(Product, { id, archivedAt: IsNull() });
   }
 
-  findActiveBySku(sku: string): Promise<Product | null> {
-    return this.dataSource.manager.findOneBy(Product, { skuKey: sku.toLowerCase(), archivedAt: IsNull() });
+  /** Archived or not: read filters name a product whose history stays readable. */
+  findEverById(id: number): Promise<Product | null> {
+    return this.dataSource.manager.findOneBy(Product, { id });
+  }
+
+  findEverBySku(sku: string): Promise<Product | null> {
+    return this.dataSource.manager.findOneBy(Product, { skuKey: sku.toLowerCase() });
   }
 
   lockActiveById(manager: EntityManager, id: number): Promise<Product | null> {

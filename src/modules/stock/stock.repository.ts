@@ -334,11 +334,12 @@ export class StockRepository {
         'p.sku AS sku',
         'w.code AS warehouse',
       ])
-      .where('p.archived_at IS NULL')
       .orderBy('l.product_id', 'ASC')
       .addOrderBy('l.warehouse_id', 'ASC')
       .limit(filter.take);
+    // an archived product's levels leave the list, but answer when it is named
     if (filter.productId !== undefined) query.andWhere('l.product_id = :productId', { productId: filter.productId });
+    else query.andWhere('p.archived_at IS NULL');
     if (filter.warehouseId !== undefined) {
       query.andWhere('l.warehouse_id = :warehouseId', { warehouseId: filter.warehouseId });
     }

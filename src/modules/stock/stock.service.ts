@@ -160,16 +160,19 @@ export class StockService {
     };
   }
 
-  /** Turns productId / sku / warehouse filters into ids; 404 when one names nothing. */
+  /**
+   * Turns productId / sku / warehouse filters into ids; 404 when one names nothing. An archived product
+   * is named like any other: its history stays readable.
+   */
   private async filterIds(query: LevelsQuery): Promise<{ productId?: number; warehouseId?: number }> {
     let productId = query.productId;
     if (query.sku !== undefined) {
-      const product = await this.products.findActiveBySku(query.sku);
+      const product = await this.products.findEverBySku(query.sku);
       if (!product || (productId !== undefined && product.id !== productId)) {
         throw ApiError.notFound('Product', { sku: query.sku });
       }
       productId = product.id;
-    } else if (productId !== undefined && !(await this.products.findActiveById(productId))) {
+    } else if (productId !== undefined && !(await this.products.findEverById(productId))) {
       throw ApiError.notFound('Product', { productId });
     }
     const warehouseId = query.warehouse !== undefined ? (await this.warehouses.resolve(query.warehouse)).id : undefined;
