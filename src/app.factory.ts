@@ -4,6 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { useDepthLimitedJsonParser } from './common/http/json-body';
+import { installLoadShedding } from './common/http/load-shedding';
 import { requestIdFor } from './common/http/request-id';
 import { MetricsService } from './modules/metrics/metrics.service';
 import { serveOpenApi } from './openapi';
@@ -60,6 +61,11 @@ export async function createApp(): Promise<NestFastifyApplication> {
     const message = 'The service is shutting down; retry shortly';
     sendError(reply, new ApiError('SERVICE_UNAVAILABLE', message, undefined, RETRY_AFTER_SECONDS), request.id);
   });
+  const metrics = app.get(MetricsService);
+  installLoadShedding(fastify, config.maxInFlight, {
+    inFlight: (count) => metrics.httpInFlight.set(count),
+    shed: () => metrics.httpShed.inc(),
+  });
   // while draining, every response closes its connection: keep-alive sockets would hold the close open
   fastify.addHook('onSend', (_request, reply, payload, done) => {
     if (shutdown.shuttingDown) void reply.header('Connection', 'close');
@@ -67,7 +73,6 @@ export async function createApp(): Promise<NestFastifyApplication> {
   });
   if (config.openApi) serveOpenApi(app);
   if (config.httpMetrics) {
-    const metrics = app.get(MetricsService);
     fastify.addHook('onResponse', (request, reply, done) => {
       // routeOptions.url is the template (/api/products/:id); unmatched requests have none
       const route = request.is404 ? undefined : request.routeOptions.url;

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseTrustProxy } from './app.config';
+import { parseTrustProxy, readAppConfig } from './app.config';
 import { readAuthConfig, parseDuration } from './auth.config';
 import { readDatabaseConfig } from './database.config';
 
@@ -28,6 +28,18 @@ describe('configuration', () => {
     [{ DB_TYPE: 'postgres' }, 'DB_TYPE'],
     [{ DB_TYPE: 'mysql', DB_USER: 'u', DB_NAME: 'n' }, 'DB_HOST'],
     [{ DB_TYPE: 'mysql', DB_HOST: 'h', DB_USER: 'u', DB_NAME: 'n', DB_PORT: 'abc' }, 'DB_PORT'],
+    [
+      { DB_TYPE: 'mysql', DB_HOST: 'h', DB_USER: 'u', DB_NAME: 'n', DB_POOL_ACQUIRE_TIMEOUT_MS: '0' },
+      'DB_POOL_ACQUIRE_TIMEOUT_MS',
+    ],
+    [
+      { DB_TYPE: 'mysql', DB_HOST: 'h', DB_USER: 'u', DB_NAME: 'n', DB_POOL_IDLE_TIMEOUT_MS: '10' },
+      'DB_POOL_IDLE_TIMEOUT_MS',
+    ],
+    [
+      { DB_TYPE: 'mysql', DB_HOST: 'h', DB_USER: 'u', DB_NAME: 'n', DB_POOL_MAX_LIFETIME_MS: '-5' },
+      'DB_POOL_MAX_LIFETIME_MS',
+    ],
   ])('names the bad variable in one line: %p', (env, variable) => {
     expect(() => readDatabaseConfig(env)).toThrow(new RegExp(`^Invalid configuration: ${variable}: [^\\n]+$`));
   });
@@ -84,6 +96,16 @@ describe('configuration', () => {
       process.env = { JWT_SECRET_FILE: join(folder, 'missing') };
       expect(() => readAuthConfig()).toThrow(/^Invalid configuration: JWT_SECRET_FILE: cannot read .*ENOENT/);
     });
+  });
+
+  it('defaults the pool limits and MAX_IN_FLIGHT, and refuses a bad MAX_IN_FLIGHT', () => {
+    expect(readDatabaseConfig({ DB_TYPE: 'mysql', DB_HOST: 'h', DB_USER: 'u', DB_NAME: 'n' })).toMatchObject({
+      pool: { acquireTimeoutMs: 5000, idleTimeoutMs: 60_000, maxLifetimeMs: 1_800_000 },
+    });
+    process.env = {};
+    expect(readAppConfig()).toMatchObject({ maxInFlight: 512, trustProxy: false });
+    process.env = { MAX_IN_FLIGHT: '-1' };
+    expect(() => readAppConfig()).toThrow(/^Invalid configuration: MAX_IN_FLIGHT: /);
   });
 
   describe('TRUST_PROXY', () => {

@@ -11,6 +11,16 @@ class DatabaseEnv {
   @IsOptional() @IsString() DB_PASSWORD?: string;
   @ValidateIf((env: DatabaseEnv) => env.DB_TYPE === 'mysql') @IsString() @IsNotEmpty() DB_NAME?: string;
   @IsOptional() @IsInt() @Min(1) @Max(1000) DB_POOL_SIZE?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(600_000) DB_POOL_ACQUIRE_TIMEOUT_MS?: number;
+  @IsOptional() @IsInt() @Min(1000) @Max(86_400_000) DB_POOL_IDLE_TIMEOUT_MS?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(86_400_000) DB_POOL_MAX_LIFETIME_MS?: number;
+}
+
+/** How long pooled MySQL connections wait, idle and live (milliseconds; maxLifetime 0: for ever). */
+export interface PoolLimits {
+  acquireTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxLifetimeMs: number;
 }
 
 export type DatabaseConfig =
@@ -23,6 +33,7 @@ export type DatabaseConfig =
       password: string;
       name: string;
       poolSize: number;
+      pool: PoolLimits;
     };
 
 export function readDatabaseConfig(source: NodeJS.ProcessEnv = process.env): DatabaseConfig {
@@ -36,6 +47,11 @@ export function readDatabaseConfig(source: NodeJS.ProcessEnv = process.env): Dat
       password: env.DB_PASSWORD ?? '',
       name: env.DB_NAME!,
       poolSize: env.DB_POOL_SIZE ?? 20,
+      pool: {
+        acquireTimeoutMs: env.DB_POOL_ACQUIRE_TIMEOUT_MS ?? 5000,
+        idleTimeoutMs: env.DB_POOL_IDLE_TIMEOUT_MS ?? 60_000,
+        maxLifetimeMs: env.DB_POOL_MAX_LIFETIME_MS ?? 30 * 60_000,
+      },
     };
   }
   return { type: 'sqlite', path: env.DB_PATH ?? 'data/inventory.sqlite' };

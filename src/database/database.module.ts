@@ -5,7 +5,9 @@ import { Config } from '../config';
 import { InventoryDataSource, resolveDataSourceOptions } from './data-source.options';
 import { runMigrations } from './migrate';
 import { assertConsecutiveIds, useShortLockWaits } from './row-lock';
+import { applyPoolLimits } from './pool-limits';
 import { PoolMetrics } from './pool-metrics';
+import { readDatabaseConfig } from '../config/database.config';
 import { TransactionService } from './transaction.service';
 
 @Global()
@@ -21,6 +23,9 @@ import { TransactionService } from './transaction.service';
         await assertConsecutiveIds(dataSource);
         await useShortLockWaits(dataSource);
         await runMigrations(dataSource);
+        // after the migrations, which hold a connection for as long as they take
+        const db = readDatabaseConfig();
+        if (db.type === 'mysql') applyPoolLimits(dataSource, db.pool);
         return dataSource;
       },
     }),

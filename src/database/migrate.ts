@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, MigrationExecutor } from 'typeorm';
 
 const MIGRATION_LOCK = 'inventory_migrations';
 const MIGRATION_LOCK_WAIT_SECONDS = 120;
@@ -21,7 +21,10 @@ export async function runMigrations(dataSource: DataSource): Promise<number> {
     }[];
     if (Number(row?.got) !== 1) throw new Error('Timed out waiting for another instance to finish migrating');
     try {
-      return (await dataSource.runMigrations({ transaction: 'each' })).length;
+      // on the connection that holds the lock: a pool of one connection must not wait for a second
+      const executor = new MigrationExecutor(dataSource, runner);
+      executor.transaction = 'each';
+      return (await executor.executePendingMigrations()).length;
     } finally {
       await runner.query('SELECT RELEASE_LOCK(?)', [MIGRATION_LOCK]);
     }

@@ -38,6 +38,7 @@ const UNAVAILABLE_CODES = new Set([
   'ER_CON_COUNT_ERROR',
   'ER_SERVER_SHUTDOWN',
   'SQLITE_BUSY',
+  'POOL_ACQUIRE_TIMEOUT', // every pooled connection stayed busy past DB_POOL_ACQUIRE_TIMEOUT_MS
 ]);
 
 interface DriverError {

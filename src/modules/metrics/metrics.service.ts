@@ -78,6 +78,17 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly httpInFlight = new Gauge({
+    name: 'inventory_http_in_flight',
+    help: 'HTTP requests being served now (probes and /metrics not counted)',
+    registers: [this.registry],
+  });
+  readonly httpShed = new Counter({
+    name: 'inventory_http_shed_total',
+    help: 'HTTP requests refused with 503 at once because MAX_IN_FLIGHT were being served',
+    registers: [this.registry],
+  });
+
   /** Called once per answered request (Fastify onResponse): labels by template, never the raw URL. */
   observeRequest(method: string, routeTemplate: string | undefined, statusCode: number, seconds: number): void {
     const labels = { method, route: routeTemplate ?? 'unmatched', status_code: String(statusCode) };

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../errors/api-error';
+import { RETRY_AFTER_SECONDS } from '../errors/error-codes';
+import { sendError } from '../errors/all-exceptions.filter';
+
+export interface InFlightObserver {
+  /** The number of requests being served changed. */
+  inFlight(count: number): void;
+  /** A request was refused because `max` were already being served. */
+  shed(): void;
+}
+
+/** Probes and the metrics scrape are answered whatever the load: an overloaded instance must still say so. */
+const NEVER_SHED = (route: string | undefined) => route === '/metrics' || route?.startsWith('/health/') === true;
+
+/**
+ * MAX_IN_FLIGHT: past `max` requests served at once, a new one is answered 503 with Retry-After at
+ * once, before its body is read — a fast refusal the client can retry elsewhere, instead of a queue
+ * that makes every answer slow. `max` 0 turns it off (the gauge still counts).
+ */
+export function installLoadShedding(fastify: FastifyInstance, max: number, observer: InFlightObserver): void {
+  let inFlight = 0;
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (NEVER_SHED(request.routeOptions.url)) return done();
+    if (max > 0 && inFlight >= max) {
+      observer.shed();
+      const message = 'The service is at capacity; retry shortly';
+      return sendError(reply, new ApiError('SERVICE_UNAVAILABLE', message, undefined, RETRY_AFTER_SECONDS), request.id);
+    }
+    observer.inFlight(++inFlight);
+    // 'close' follows the last byte of the answer, or the client going away: either way it is no longer served
+    reply.raw.once('close', () => observer.inFlight(--inFlight));
+    done();
+  });
+}
