@@ -73,7 +73,7 @@ describe('load shedding (MAX_IN_FLIGHT)', () => {
     return { status: res.status, headers: res.headers, text: await res.text() };
   };
 
-  /** CONNECTIONS clients posting stock-in for LOAD_MS; every answer with its time. */
+  /** CONNECTIONS clients posting stock-in for LOAD_MS, each honouring Retry-After; every answer with its time. */
   const overload = async (): Promise<Answer[]> => {
     const answers: Answer[] = [];
     const end = Date.now() + LOAD_MS;
@@ -82,12 +82,10 @@ describe('load shedding (MAX_IN_FLIGHT)', () => {
         const started = performance.now();
         const res = await call('POST', '/api/stock/in', { sku: 'LOAD-1', quantity: 1 });
         const code = res.status >= 400 ? (JSON.parse(res.text) as { code: string }).code : undefined;
-        answers.push({
-          status: res.status,
-          ms: performance.now() - started,
-          code,
-          retryAfter: res.headers.get('retry-after'),
-        });
+        const retryAfter = res.headers.get('retry-after');
+        answers.push({ status: res.status, ms: performance.now() - started, code, retryAfter });
+        // as a well-behaved client does: wait what Retry-After says, jittered so the refused do not return together
+        if (res.status === 503) await sleep(Number(retryAfter) * 1000 * (0.5 + Math.random()));
       }
     };
     await Promise.all(Array.from({ length: CONNECTIONS }, client));
