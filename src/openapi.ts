@@ -73,7 +73,11 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .setDescription(
       'Products, warehouses and stock that never goes wrong. Every route needs a bearer token and one of ' +
         'the roles listed on it (x-roles), except login and the health probes. Errors answer ' +
-        '{statusCode, code, message, details?, requestId}.',
+        '{statusCode, code, message, details?, requestId}. Any route may answer 503 SERVICE_UNAVAILABLE with ' +
+        'Retry-After when the instance already serves MAX_IN_FLIGHT requests or no database connection frees up ' +
+        'within DB_POOL_ACQUIRE_TIMEOUT_MS; login also when more than LOGIN_CONCURRENCY password checks are ' +
+        'waiting. Bodies nested deeper than 32 levels are 400. Every /api answer carries Cache-Control: no-store; ' +
+        'access tokens carry iss "inventory-service" and aud "inventory-api" and live at most 24 hours.',
     )
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
+import { ApiOperation } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { AuthUser, CurrentUser, Public, Roles } from '../../common/decorators/auth.decorators';
 import { ROLE_RULES } from '../../common/roles';
@@ -11,6 +12,13 @@ export class AuthController {
 
   @Public()
   @Post('login')
+  @ApiOperation({
+    summary: 'Log in for an access token',
+    description:
+      'Counted before the password is checked: 10 failed logins for one username, or 100 from one client ' +
+      'address (IPv6: its /64; behind a proxy, per TRUST_PROXY), within 15 minutes answer 429 with Retry-After ' +
+      'until the window passes. 503 with Retry-After when more than LOGIN_CONCURRENCY password checks are waiting.',
+  })
   @HttpCode(200)
   login(@Body() dto: LoginDto, @Req() request: FastifyRequest): Promise<LoginResponse> {
     return this.auth.login(dto, { ip: request.ip, requestId: request.id });
