@@ -40,4 +40,15 @@ describe('limits shared through REDIS_URL', () => {
     expect(res.body.code).toBe('RATE_LIMITED');
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
   });
+
+  it('lets at most 10 of a burst of simultaneous wrong logins spread over both instances be checked', async () => {
+    const username = `burst-${randomBytes(6).toString('hex')}`;
+    const attempts = Array.from({ length: 60 }, (_, i) =>
+      (i % 2 ? a : b).http.post('/api/auth/login').send({ username, password: `wrong-password-${i}` }),
+    );
+    const statuses = (await Promise.all(attempts)).map((res) => res.status);
+    expect(statuses.filter((status) => status !== 401 && status !== 429)).toEqual([]);
+    expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(10);
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(50);
+  });
 });
