@@ -5,7 +5,7 @@ import { AppModule } from './app.module';
 import { requestIdFor } from './common/http/request-id';
 import { MetricsService } from './modules/metrics/metrics.service';
 import { serveOpenApi } from './openapi';
-import { ShutdownState } from './modules/health/health.controller';
+import { ShutdownState } from './modules/health/shutdown-state';
 import { ApiError } from './common/errors/api-error';
 import { sendError } from './common/errors/all-exceptions.filter';
 import { RETRY_AFTER_SECONDS } from './common/errors/error-codes';

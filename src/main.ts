@@ -5,7 +5,7 @@ import { createApp } from './app.factory';
 import { flushLogs } from './common/log-destination';
 import { Config, configLoaders } from './config';
 import { ConfigError } from './config/validate-config';
-import { ShutdownState } from './modules/health/health.controller';
+import { ShutdownState } from './modules/health/shutdown-state';
 
 const SHUTDOWN_TIMEOUT_MS = 15_000;
 /** From SIGTERM to closing the listener: lets the event loop accept and read what clients already sent. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createConnection } from 'mysql2/promise';
-import { ShutdownState } from '../src/modules/health/health.controller';
+import { ShutdownState } from '../src/modules/health/shutdown-state';
 import { loginTo } from './support/service-client';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { bearer, startTestApp, TestApp } from './support/test-app';

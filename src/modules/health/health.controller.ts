@@ -1,27 +1,10 @@
-import { BeforeApplicationShutdown, Controller, Get, Injectable } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
 import { Public } from '../../common/decorators/auth.decorators';
+import { ShutdownState } from './shutdown-state';
 
 const PING_TIMEOUT_MS = 1500;
-
-/**
- * Set the moment shutdown begins (main.ts on SIGTERM, or `app.close()`): readiness turns 503 so a load
- * balancer stops sending, and the HTTP hooks in app.factory.ts answer what still arrives 503 and close
- * each connection after its response, so the drain ends when the in-flight requests do.
- */
-@Injectable()
-export class ShutdownState implements BeforeApplicationShutdown {
-  shuttingDown = false;
-
-  begin(): void {
-    this.shuttingDown = true;
-  }
-
-  beforeApplicationShutdown(): void {
-    this.begin();
-  }
-}
 
 @Controller('health')
 export class HealthController {
