@@ -9,8 +9,7 @@ import { ShutdownState } from './modules/health/shutdown-state';
 import { ApiError } from './common/errors/api-error';
 import { sendError } from './common/errors/all-exceptions.filter';
 import { RETRY_AFTER_SECONDS } from './common/errors/error-codes';
-import { ConfigService } from '@nestjs/config';
-import { AppConfig } from './config/app.config';
+import { TypedConfigService } from './config';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -49,7 +48,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
     if (shutdown.shuttingDown) void reply.header('Connection', 'close');
     done(null, payload);
   });
-  const config = app.get(ConfigService).getOrThrow<AppConfig>('app');
+  const config = app.get(TypedConfigService).getOrThrow('app', { infer: true });
   if (config.openApi) serveOpenApi(app);
   if (config.httpMetrics) {
     const metrics = app.get(MetricsService);

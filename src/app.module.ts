@@ -1,11 +1,11 @@
 import { Module, RequestMethod } from '@nestjs/common';
-import { ConfigModule, ConfigService } from '@nestjs/config';
 import { APP_FILTER, APP_PIPE, DiscoveryModule } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { logDestination } from './common/log-destination';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { createValidationPipe } from './common/http/validation.pipe';
-import { Config, configLoaders } from './config';
+import { TypedConfigService } from './config';
+import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
@@ -19,10 +19,10 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
 @Module({
   imports: [
     DiscoveryModule,
-    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: configLoaders }),
+    AppConfigModule,
     LoggerModule.forRootAsync({
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<Config, true>) => ({
+      inject: [TypedConfigService],
+      useFactory: (config: TypedConfigService) => ({
         forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
         pinoHttp: [
           {

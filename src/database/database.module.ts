@@ -1,7 +1,6 @@
 import { Global, Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { Config } from '../config';
+import { TypedConfigService } from '../config';
 import { InventoryDataSource, resolveDataSourceOptions } from './data-source.options';
 import { runMigrations } from './migrate';
 import { assertConsecutiveIds, useShortLockWaits } from './row-lock';
@@ -12,8 +11,8 @@ import { TransactionService } from './transaction.service';
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<Config, true>) =>
+      inject: [TypedConfigService],
+      useFactory: (config: TypedConfigService) =>
         resolveDataSourceOptions(config.getOrThrow('database', { infer: true })),
       // the schema is brought current before anything else touches the database
       dataSourceFactory: async (options) => {
