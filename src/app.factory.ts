@@ -3,7 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { requestIdFor } from './common/http/request-id';
-import { MetricsService } from './modules/metrics/metrics.service';
+import { MetricsService } from './common/metrics/metrics.service';
 import { serveOpenApi } from './openapi';
 import { ShutdownState } from './modules/health/shutdown-state';
 import { ApiError } from './common/errors/api-error';

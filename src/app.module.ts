@@ -4,13 +4,14 @@ import { LoggerModule } from 'nestjs-pino';
 import { logDestination } from './common/log-destination';
 import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
 import { createValidationPipe } from './common/http/validation.pipe';
+import { MetricsModule } from './common/metrics/metrics.module';
 import { TypedConfigService } from './config';
 import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { HealthModule } from './modules/health/health.module';
-import { MetricsModule } from './modules/metrics/metrics.module';
+import { MetricsEndpointModule } from './modules/metrics/metrics-endpoint.module';
 import { ProductsModule } from './modules/products/products.module';
 import { StockModule } from './modules/stock/stock.module';
 import { UsersModule } from './modules/users/users.module';
@@ -45,6 +46,7 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
       }),
     }),
     MetricsModule,
+    MetricsEndpointModule,
     DatabaseModule,
     AuditModule,
     UsersModule,

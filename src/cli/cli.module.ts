@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { AppConfigModule } from '../config/config.module';
 import { DatabaseModule } from '../database/database.module';
 import { AuthModule } from '../modules/auth/auth.module';
-import { MetricsModule } from '../modules/metrics/metrics.module';
+import { MetricsModule } from '../common/metrics/metrics.module';
 import { StockModule } from '../modules/stock/stock.module';
 import { UsersModule } from '../modules/users/users.module';
 import { MigrateCommand, ReconcileCommand, TokenIssueCommand, UserCreateCommand } from './commands';

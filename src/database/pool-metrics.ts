@@ -1,6 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { MetricsService } from '../modules/metrics/metrics.service';
+import { MetricsService } from '../common/metrics/metrics.service';
 
 /** mysql2's pool keeps its counts in fields it does not document; read defensively. */
 interface Mysql2PoolInternals {

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { ApiError } from '../common/errors/api-error';
 import { RETRY_AFTER_SECONDS } from '../common/errors/error-codes';
-import { MetricsService } from '../modules/metrics/metrics.service';
+import { MetricsService } from '../common/metrics/metrics.service';
 
 /** MySQL/MariaDB errors after which the whole transaction is rolled back and tried again. */
 const RETRYABLE: Record<number, string> = {

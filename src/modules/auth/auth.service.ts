@@ -5,7 +5,7 @@ import { TypedConfigService } from '../../config';
 import { USERNAME_PATTERN } from '../../common/usernames';
 import { TransactionService } from '../../database/transaction.service';
 import { AuditRepository } from '../audit/audit.repository';
-import { MetricsService } from '../metrics/metrics.service';
+import { MetricsService } from '../../common/metrics/metrics.service';
 import { User } from '../users/entities/user.entity';
 import { PasswordService } from '../users/password.service';
 import { UsersRepository } from '../users/users.repository';

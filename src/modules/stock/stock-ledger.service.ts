@@ -5,7 +5,7 @@ import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError, errorBody } from '../../common/errors/api-error';
 import { MAX_LEVEL } from '../../common/quantities';
 import { TransactionBounds, TransactionService } from '../../database/transaction.service';
-import { MetricsService } from '../metrics/metrics.service';
+import { MetricsService } from '../../common/metrics/metrics.service';
 import { Warehouse } from '../warehouses/entities/warehouse.entity';
 import { WarehousesService } from '../warehouses/warehouses.service';
 import { AdjustReason, MovementType } from './entities/stock-movement.entity';
