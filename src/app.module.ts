@@ -8,6 +8,7 @@ import { MetricsModule } from './common/metrics/metrics.module';
 import { TypedConfigService } from './config';
 import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { ENTITIES } from './entities';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { HealthModule } from './modules/health/health.module';
@@ -47,7 +48,7 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
     }),
     MetricsModule,
     MetricsEndpointModule,
-    DatabaseModule,
+    DatabaseModule.forRoot(ENTITIES),
     AuditModule,
     UsersModule,
     AuthModule,
