@@ -7,7 +7,7 @@ import { MetricsService } from './common/metrics/metrics.service';
 import { serveOpenApi } from './openapi';
 import { ShutdownState } from './modules/health/shutdown-state';
 import { ApiError } from './common/errors/api-error';
-import { sendError } from './common/errors/all-exceptions.filter';
+import { sendError } from './all-exceptions.filter';
 import { RETRY_AFTER_SECONDS } from './common/errors/error-codes';
 import { TypedConfigService } from './config';
 

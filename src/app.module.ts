@@ -2,7 +2,7 @@ import { Module, RequestMethod } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE, DiscoveryModule } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { logDestination } from './common/log-destination';
-import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
+import { AllExceptionsFilter } from './all-exceptions.filter';
 import { createValidationPipe } from './common/http/validation.pipe';
 import { MetricsModule } from './common/metrics/metrics.module';
 import { TypedConfigService } from './config';

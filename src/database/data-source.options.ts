@@ -4,6 +4,7 @@ import { createConnection } from 'mysql2/promise';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { DatabaseConfig } from '../config/database.config';
 import { isLongText } from './columns';
+import { dialectOf } from './dialect';
 import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations';
 
 /** The entity classes of every table (src/entities.ts): database/ names no feature module itself. */
@@ -80,16 +81,17 @@ export function dataSourceOptions(
 
 /**
  * The DataSource of the service, the CLI and the TypeORM CLI. TypeORM has no per-driver column type,
- * so on MySQL/MariaDB the metadata of each LongTextColumn is widened to MEDIUMTEXT, matching the
- * migrations (SQLite's TEXT has no such limit).
+ * so the metadata of each LongTextColumn is widened where the dialect says (MEDIUMTEXT on MySQL/MariaDB,
+ * matching the migrations; SQLite's TEXT has no such limit).
  */
 export class InventoryDataSource extends DataSource {
   protected override async buildMetadatas(): Promise<void> {
     await super.buildMetadatas();
-    if (this.options.type === 'better-sqlite3') return;
+    const { longText } = dialectOf(this);
+    if (!longText) return;
     for (const metadata of this.entityMetadatas) {
       for (const column of metadata.columns) {
-        if (isLongText(metadata.target, column.propertyName)) column.type = 'mediumtext';
+        if (isLongText(metadata.target, column.propertyName)) column.type = longText;
       }
     }
   }

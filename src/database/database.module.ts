@@ -2,8 +2,8 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { TypedConfigService } from '../config';
 import { Entities, InventoryDataSource, resolveDataSourceOptions } from './data-source.options';
+import { dialectOf } from './dialect';
 import { runMigrations } from './migrate';
-import { assertConsecutiveIds, useShortLockWaits } from './row-lock';
 import { PoolMetrics } from './pool-metrics';
 import { TransactionService } from './transaction.service';
 
@@ -22,8 +22,7 @@ export class DatabaseModule {
           // the schema is brought current before anything else touches the database
           dataSourceFactory: async (options) => {
             const dataSource = await new InventoryDataSource(options!).initialize();
-            await assertConsecutiveIds(dataSource);
-            await useShortLockWaits(dataSource);
+            await dialectOf(dataSource).prepare(dataSource);
             await runMigrations(dataSource);
             return dataSource;
           },

@@ -1,17 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Mutex } from 'async-mutex';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { ApiError } from '../common/errors/api-error';
 import { RETRY_AFTER_SECONDS } from '../common/errors/error-codes';
 import { MetricsService } from '../common/metrics/metrics.service';
+import { dialectOf, retryReason } from './dialect';
 
-/** MySQL/MariaDB errors after which the whole transaction is rolled back and tried again. */
-const RETRYABLE: Record<number, string> = {
-  1213: 'deadlock',
-  1205: 'lock_wait_timeout',
-  1020: 'snapshot_conflict', // MariaDB 11.6+ innodb_snapshot_isolation: "Record has changed since last read"
-};
 const MAX_ATTEMPTS = 6;
 const BASE_BACKOFF_MS = 4;
 
@@ -20,14 +15,9 @@ export interface TransactionBounds {
   commit: string;
 }
 
-function retryReason(error: unknown): string | null {
-  const errno = error instanceof QueryFailedError ? (error.driverError as { errno?: number }).errno : undefined;
-  return errno !== undefined ? (RETRYABLE[errno] ?? null) : null;
-}
-
 /**
  * The only way the service writes. On MySQL/MariaDB each unit of work is one transaction on its own
- * pooled connection, retried whole on deadlock, lock-wait timeout or snapshot conflict. better-sqlite3
+ * pooled connection, retried whole on deadlock, lock-wait timeout or snapshot conflict. SQLite
  * shares one connection, so two transactions at once would fail ("cannot start a transaction within
  * a transaction"): there, writes queue behind one mutex.
  */
@@ -40,7 +30,7 @@ export class TransactionService {
     private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
   ) {
-    this.sqliteWriteLock = dataSource.options.type === 'better-sqlite3' ? new Mutex() : null;
+    this.sqliteWriteLock = dialectOf(dataSource).sharedConnection ? new Mutex() : null;
   }
 
   run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { forUpdate } from '../../database/row-lock';
+import { forUpdate } from '../../database/dialect';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { StockLevel } from '../stock/entities/stock-level.entity';
 import { Warehouse } from '../warehouses/entities/warehouse.entity';

@@ -1,9 +1,11 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { EntityManager, QueryFailedError } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError, errorBody } from '../../common/errors/api-error';
+import { IdempotentReplay } from '../../common/errors/idempotent-replay';
 import { MAX_LEVEL } from '../../common/quantities';
+import { duplicateKey } from '../../database/dialect';
 import { TransactionBounds, TransactionService } from '../../database/transaction.service';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { Warehouse } from '../warehouses/entities/warehouse.entity';
@@ -53,16 +55,6 @@ export interface Idempotency {
 const productNotFound = (ref: ProductRef) =>
   ApiError.notFound('Product', ref.productId !== undefined ? { productId: ref.productId } : { sku: ref.sku });
 
-/** A stored first answer, sent again verbatim. */
-export class IdempotentReplay extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-  ) {
-    super('idempotent replay');
-  }
-}
-
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
@@ -71,12 +63,6 @@ function canonicalJson(value: unknown): string {
   }
   return JSON.stringify(value) ?? 'null';
 }
-
-const isDuplicateKey = (error: unknown) =>
-  error instanceof QueryFailedError &&
-  ['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE'].includes(
-    (error.driverError as { code?: string }).code ?? '',
-  );
 
 /** A stock write waiting for its group, with everything resolved that needs no lock. */
 interface Pending {
@@ -173,7 +159,7 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
       for (const m of outcome.movements) this.metrics.stockMovements.inc({ type: m.type });
       return outcome.answer as Body;
     } catch (error) {
-      if (scope && isDuplicateKey(error)) await this.replayIfKnown(scope, requestHash!);
+      if (scope && duplicateKey(error)) await this.replayIfKnown(scope, requestHash!);
       if (error instanceof ApiError && error.status < 500) {
         this.metrics.stockRejections.inc({ reason: error.code });
         // a first 404/409 is an answer too: kept, so a retry with the key gets it again
@@ -443,7 +429,7 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     try {
       await this.tx.run((manager) => this.remember(manager, scope, requestHash, error.status, body));
     } catch (storeError) {
-      if (isDuplicateKey(storeError)) await this.replayIfKnown(scope, requestHash);
+      if (duplicateKey(storeError)) await this.replayIfKnown(scope, requestHash);
       throw storeError;
     }
   }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { dialectOf, rawDate } from '../../database/dialect';
 import { AuditLog } from '../audit/entities/audit-log.entity';
 import { Product } from '../products/entities/product.entity';
 import { Warehouse } from '../warehouses/entities/warehouse.entity';
@@ -176,15 +177,15 @@ export class StockRepository {
     created: Set<string>;
   }> {
     const sorted = [...keys].sort(levelOrder);
-    const mysql = manager.connection.options.type !== 'better-sqlite3';
+    const dialect = dialectOf(manager.connection);
     const productsQuery = {
-      sql: `SELECT id, sku FROM products WHERE archived_at IS NULL AND id IN (${productIds.map(() => '?').join(', ')})${mysql ? ' LOCK IN SHARE MODE' : ''}`,
+      sql: `SELECT id, sku FROM products WHERE archived_at IS NULL AND id IN (${productIds.map(() => '?').join(', ')})${dialect.shareLock}`,
       params: productIds,
     };
-    const levels = this.levelsForUpdateSql(sorted, mysql);
+    const levels = this.levelsForUpdateSql(sorted, dialect.forUpdate);
     let productRows: { id: number; sku: string }[];
     let levelRows: LevelLockRow[];
-    if (mysql) {
+    if (!dialect.sharedConnection) {
       const results: unknown[] = await manager.query(`${begin}; ${productsQuery.sql}; ${levels.sql}`, [
         ...productsQuery.params,
         ...levels.params,
@@ -216,12 +217,12 @@ export class StockRepository {
     return { skus, created, onHand: new Map([...sorted.map((k): [string, number] => [levelKeyOf(k), 0]), ...onHand]) };
   }
 
-  private levelsForUpdateSql(keys: LevelKey[], mysql: boolean): { sql: string; params: number[] } {
+  private levelsForUpdateSql(keys: LevelKey[], forUpdate: string): { sql: string; params: number[] } {
     return {
       sql:
         'SELECT warehouse_id, product_id, on_hand FROM stock_levels WHERE ' +
         keys.map(() => '(warehouse_id = ? AND product_id = ?)').join(' OR ') +
-        ` ORDER BY warehouse_id, product_id${mysql ? ' FOR UPDATE' : ''}`,
+        ` ORDER BY warehouse_id, product_id${forUpdate}`,
       params: keys.flatMap((k) => [k.warehouseId, k.productId]),
     };
   }
@@ -244,7 +245,7 @@ export class StockRepository {
    * filled in by SQL there. Returns the first movement's id (the ids of one multi-row INSERT are consecutive).
    */
   async persist(manager: EntityManager, plan: PersistPlan): Promise<number> {
-    if (manager.connection.options.type === 'better-sqlite3') return this.persistOneByOne(manager, plan);
+    if (dialectOf(manager.connection).sharedConnection) return this.persistOneByOne(manager, plan);
     const statements: string[] = [];
     const params: unknown[] = [];
     for (const level of plan.levels) {
@@ -353,7 +354,7 @@ export class StockRepository {
       warehouseId: Number(r.warehouse_id),
       productId: Number(r.product_id),
       onHand: Number(r.on_hand),
-      updatedAt: this.toDate(r.updated_at),
+      updatedAt: rawDate(r.updated_at),
       sku: String(r.sku),
       warehouse: String(r.warehouse),
     }));
@@ -413,12 +414,6 @@ export class StockRepository {
       checked: checks.length,
       mismatches: checks.filter((c) => c.onHand !== c.ledgerSum || c.firstBadMovementId !== null),
     };
-  }
-
-  /** SQLite hands raw datetimes back as UTC text without a zone. */
-  private toDate(value: string | number | Date): Date {
-    if (value instanceof Date) return value;
-    return new Date(typeof value === 'string' && !value.endsWith('Z') ? `${value.replace(' ', 'T')}Z` : value);
   }
 }
 
