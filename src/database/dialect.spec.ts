@@ -1,5 +1,14 @@
 import { QueryFailedError } from 'typeorm';
-import { assertConsecutiveIds, dialectOf, duplicateKey, isDatabaseUnavailable, retryReason } from './dialect';
+import {
+  assertConsecutiveIds,
+  dialectOf,
+  duplicateKey,
+  isDatabaseUnavailable,
+  jsonWithIdsSql,
+  PLACEHOLDER_ID,
+  retryReason,
+  withIds,
+} from './dialect';
 
 const driverFailure = (driverError: object) => new QueryFailedError('SELECT 1', [], driverError as Error);
 
@@ -14,6 +23,37 @@ describe('dialectOf', () => {
         forUpdate: ' FOR UPDATE',
       });
     }
+  });
+});
+
+describe('movement ids filled in', () => {
+  const answer = {
+    movements: [
+      { id: PLACEHOLDER_ID(3), productId: 7, actor: { id: 2, username: 'op' } },
+      { id: PLACEHOLDER_ID(4), note: '"id":-1 stays text' },
+    ],
+    level: { productId: 7, onHand: -1 },
+  };
+
+  it('withIds: each placeholder becomes first id + its index; other ids, other keys and text stay', () => {
+    expect(withIds(answer, 100)).toEqual({
+      movements: [
+        { id: 103, productId: 7, actor: { id: 2, username: 'op' } },
+        { id: 104, note: '"id":-1 stays text' },
+      ],
+      level: { productId: 7, onHand: -1 },
+    });
+  });
+
+  it('jsonWithIdsSql: the same text, built by CONCAT around the first id', () => {
+    const { sql, params } = jsonWithIdsSql(JSON.stringify(answer), '@first');
+    expect(sql).toBe(`CONCAT(?, '"id":', @first + 3, ?, '"id":', @first + 4, ?)`);
+    const [a, b, c] = params as string[];
+    expect(JSON.parse(`${a}"id":103${b}"id":104${c}`)).toEqual(withIds(answer, 100)); // what the server makes of it, @first = 100
+  });
+
+  it('JSON without placeholders is one parameter', () => {
+    expect(jsonWithIdsSql('{"a":1}', '@first')).toEqual({ sql: 'CONCAT(?)', params: ['{"a":1}'] });
   });
 });
 

@@ -1,37 +1,126 @@
-import { DataSource, ObjectLiteral, QueryFailedError, SelectQueryBuilder } from 'typeorm';
+import { DataSource, ObjectLiteral, QueryFailedError, QueryRunner, SelectQueryBuilder } from 'typeorm';
 
 /**
  * The one place where SQLite (better-sqlite3, one connection inside the process) and MySQL/MariaDB
- * (a pool of connections, a round trip per query) differ: the SQL of locks, what a driver error
- * means, and what each server needs at start.
+ * (a pool of connections, a round trip per query) differ: the SQL of locks and batches, how a batch
+ * names the ids its INSERT gave, what a driver error means, and what each server needs at start.
  * The rest of the code asks `dialectOf(…)` instead of checking the driver.
  */
 
+/** One SQL statement and its parameters; `read` turns its raw result into what the caller wants. */
+export interface Statement<T = unknown> {
+  sql: string;
+  params: unknown[];
+  read?: (raw: unknown) => T;
+}
+
+/** A multi-row INSERT whose ids later statements of the same batch refer to (the ids of one INSERT are consecutive). */
+export interface Insert extends Statement {
+  rows: number;
+}
+
+/** How statements that follow an INSERT in one batch name the ids it gave. */
+export interface InsertedIds {
+  /** The id of inserted row `index` (in VALUES order). */
+  id(index: number): Statement;
+  /** `value` as JSON text, each PLACEHOLDER_ID(i) in it replaced by the id of inserted row i. */
+  json(value: unknown): Statement;
+}
+
+/** The part of a transaction a dialect drives (database/transaction.ts). */
+export interface Batches {
+  query(statements: Statement[]): Promise<unknown[]>;
+  commitWith(statements: Statement[]): Promise<unknown[]>;
+}
+
 export interface Dialect {
+  readonly begin: string;
+  readonly commit: string;
+  readonly rollback: string;
   /** Appended to a SELECT: a shared lock on what it reads (MySQL), nothing where every write runs alone. */
   readonly shareLock: string;
   /** Appended to a SELECT: an exclusive lock on what it reads. */
   readonly forUpdate: string;
+  /** An INSERT that skips rows whose key exists. */
+  readonly insertIgnore: string;
   /** Column type for text past 64 KB, where `text` would not hold it (SQLite's TEXT has no such limit). */
   readonly longText?: 'mediumtext';
   /** One connection shared by everything (SQLite): two transactions at once would nest, so writes queue. */
   readonly sharedConnection: boolean;
+  /** Runs the statements in order — on MySQL as one multi-statement query, one round trip — and returns each one's result. */
+  send(runner: QueryRunner, statements: Statement[]): Promise<unknown[]>;
+  /**
+   * `before`, then `insert`, then what `after` builds (naming the inserted ids through `ids`), then
+   * COMMIT: one round trip on MySQL, where the ids are known only to the server. Returns the first id.
+   */
+  commitWithInsert(
+    tx: Batches,
+    before: Statement[],
+    insert: Insert,
+    after: (ids: InsertedIds) => Statement[],
+  ): Promise<number>;
   /** Settings the service needs from the server, checked and applied once at start. */
   prepare(dataSource: DataSource): Promise<void>;
   /** Runs the migrations `work` while no other instance migrates (several may start at once on one MySQL database). */
   withMigrationLock<T>(dataSource: DataSource, work: () => Promise<T>): Promise<T>;
 }
 
+/**
+ * Before an INSERT runs its rows' ids are not known: what refers to them carries PLACEHOLDER_ID(i) =
+ * -(i+1) instead, a value no real id takes, and the dialect fills in the real ids (withIds, jsonWithIdsSql).
+ */
+export const PLACEHOLDER_ID = (index: number) => -(index + 1);
+const PLACEHOLDER_IN_JSON = /"id":-(\d+)(?=[,}])/g;
+
+/** `value` with every placeholder `"id"` replaced, the first inserted row having got `firstId`. */
+export function withIds<T>(value: T, firstId: number): T {
+  return JSON.parse(jsonWithIds(JSON.stringify(value), firstId)) as T;
+}
+
+function jsonWithIds(json: string, firstId: number): string {
+  return json.replace(PLACEHOLDER_IN_JSON, (_, n: string) => `"id":${firstId + Number(n) - 1}`);
+}
+
+/** The same substitution in SQL: JSON text built by CONCAT, the ids counted from `firstIdSql`. */
+export function jsonWithIdsSql(json: string, firstIdSql: string): Statement {
+  // split keeps the captured placeholder numbers: text, n, text, n, …, text
+  const pieces = json.split(PLACEHOLDER_IN_JSON);
+  const sql = pieces.map((piece, i) => (i % 2 ? `'"id":', ${firstIdSql} + ${Number(piece) - 1}` : '?'));
+  return { sql: `CONCAT(${sql.join(', ')})`, params: pieces.filter((_, i) => i % 2 === 0) };
+}
+
 /** A lock wait past this is rolled back and retried (TransactionService), never left to hang for InnoDB's 50 s. */
 const LOCK_WAIT_TIMEOUT_SECONDS = 3;
 const MIGRATION_LOCK = 'inventory_migrations';
 const MIGRATION_LOCK_WAIT_SECONDS = 120;
+const FIRST_ID = '@first_insert_id';
 
 const MYSQL: Dialect = {
+  begin: 'START TRANSACTION',
+  commit: 'COMMIT',
+  rollback: 'ROLLBACK',
   shareLock: ' LOCK IN SHARE MODE',
   forUpdate: ' FOR UPDATE',
+  insertIgnore: 'INSERT IGNORE',
   longText: 'mediumtext',
   sharedConnection: false,
+  async send(runner, statements) {
+    const sql = statements.map((s) => s.sql).join(';\n');
+    const results: unknown = await runner.query(
+      sql,
+      statements.flatMap((s) => s.params),
+    );
+    return statements.length === 1 ? [results] : (results as unknown[]);
+  },
+  async commitWithInsert(tx, before, insert, after) {
+    const ids: InsertedIds = {
+      id: (index) => ({ sql: `${FIRST_ID} + ${index}`, params: [] }),
+      json: (value) => jsonWithIdsSql(JSON.stringify(value), FIRST_ID),
+    };
+    const remember = { sql: `SET ${FIRST_ID} = LAST_INSERT_ID()`, params: [] };
+    const results = await tx.commitWith([...before, insert, remember, ...after(ids)]);
+    return Number((results[before.length] as { insertId: number }).insertId); // the first row's id
+  },
   async prepare(dataSource) {
     await assertConsecutiveIds(dataSource);
     await useShortLockWaits(dataSource);
@@ -55,10 +144,34 @@ const MYSQL: Dialect = {
   },
 };
 
+/** better-sqlite3 binds no Date: the text TypeORM writes for a datetime column, UTC with milliseconds. */
+const sqliteParam = (value: unknown) =>
+  value instanceof Date ? value.toISOString().replace('T', ' ').slice(0, 23) : value;
+
 const SQLITE: Dialect = {
+  begin: 'BEGIN TRANSACTION',
+  commit: 'COMMIT',
+  rollback: 'ROLLBACK',
   shareLock: '',
   forUpdate: '',
+  insertIgnore: 'INSERT OR IGNORE',
   sharedConnection: true,
+  async send(runner, statements) {
+    const results: unknown[] = [];
+    for (const { sql, params } of statements) results.push(await runner.query(sql, params.map(sqliteParam)));
+    return results;
+  },
+  async commitWithInsert(tx, before, insert, after) {
+    const results = await tx.query([...before, insert]);
+    const firstId = Number(results.at(-1)) - insert.rows + 1; // better-sqlite3 answers the last row's id
+    await tx.commitWith(
+      after({
+        id: (index) => ({ sql: '?', params: [BigInt(firstId + index)] }), // an INTEGER: a number binds as REAL ("5.0" in a text column)
+        json: (value) => ({ sql: '?', params: [jsonWithIds(JSON.stringify(value), firstId)] }),
+      }),
+    );
+    return firstId;
+  },
   async prepare() {},
   withMigrationLock: (_dataSource, work) => work(), // one process owns the file
 };

@@ -1,18 +1,19 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { EntityManager } from 'typeorm';
+import { createHash } from 'node:crypto';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError, errorBody } from '../../common/errors/api-error';
 import { IdempotentReplay } from '../../common/errors/idempotent-replay';
 import { MAX_LEVEL } from '../../common/quantities';
-import { duplicateKey } from '../../database/dialect';
-import { TransactionBounds, TransactionService } from '../../database/transaction.service';
+import { duplicateKey, PLACEHOLDER_ID, withIds } from '../../database/dialect';
+import { Transaction } from '../../database/transaction';
+import { TransactionService } from '../../database/transaction.service';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { Warehouse } from '../warehouses/entities/warehouse.entity';
 import { WarehousesService } from '../warehouses/warehouses.service';
 import { AdjustReason, MovementType } from './entities/stock-movement.entity';
 import { IdempotencyRepository, IdempotencyScope } from './idempotency.repository';
-import { LevelKey, levelKeyOf, MOVEMENT_ID, PersistEntry, PersistPlan, StockRepository } from './stock.repository';
+import { LevelKey, levelKeyOf, PersistEntry, PersistPlan, StockRepository } from './stock.repository';
 import { LevelView, MovementView, toMovementView } from './stock.views';
 
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -203,7 +204,7 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     if (!group.length) return;
     let outcomes: Outcome[];
     try {
-      outcomes = await this.tx.runInline((manager, bounds) => this.commitGroup(manager, bounds, group));
+      outcomes = await this.tx.runInline((tx) => this.commitGroup(tx, group));
     } catch (error) {
       if (error instanceof Regroup) {
         const alone = async () => {
@@ -225,7 +226,7 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** One transaction for a group: lock everything it touches, apply each write in turn, write, commit. */
-  private async commitGroup(manager: EntityManager, bounds: TransactionBounds, group: Pending[]): Promise<Outcome[]> {
+  private async commitGroup(tx: Transaction, group: Pending[]): Promise<Outcome[]> {
     const now = new Date();
     const distinct = [...new Map(group.flatMap((p) => p.keys).map((k) => [levelKeyOf(k), k])).values()];
     const productIds = [...new Set(group.flatMap((p) => p.productIds))];
@@ -237,13 +238,13 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
       ),
     );
     const lockStarted = process.hrtime.bigint();
-    const locked = await this.stock.lockForWrite(manager, productIds, distinct, mayAdd, now, bounds.begin);
+    const locked = await this.stock.lockForWrite(tx, productIds, distinct, mayAdd, now);
     this.metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStarted) / 1e9);
 
     const movements: PersistPlan['movements'] = [];
     const entries: PersistEntry[] = [];
-    const accepted: { views: MovementView[]; firstMovement: number }[] = [];
-    const outcomes = group.map((pending): Outcome => {
+    const accepted: number[] = [];
+    const outcomes = group.map((pending, index): Outcome => {
       try {
         const planned = this.plan(pending, locked.skus, locked.onHand, now, movements.length);
         const answer = pending.shape(planned.result);
@@ -260,7 +261,7 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
           idempotency: scope && { ...scope, requestHash: requestHash!, responseStatus: 201, responseBody: answer },
         });
         for (const [key, value] of planned.end) locked.onHand.set(key, value);
-        accepted.push({ views: planned.result.movements, firstMovement: movements.length });
+        accepted.push(index);
         movements.push(...planned.movements);
         return { answer, movements: planned.result.movements };
       } catch (error) {
@@ -281,22 +282,18 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     const levels = distinct
       .filter((k) => touched.has(levelKeyOf(k)))
       .map((k) => ({ ...k, onHand: locked.onHand.get(levelKeyOf(k))! }));
-    let firstId = 0;
-    if (movements.length) {
-      firstId = await this.stock.persist(manager, { now, commit: bounds.commit, levels, movements, entries });
-    } else if (bounds.commit) {
-      await manager.query(bounds.commit);
-    }
-    // the answers hold the very view objects: give them their ids (the stored copies got them in SQL)
-    for (const { views, firstMovement } of accepted)
-      views.forEach((view, i) => (view.id = firstId + firstMovement + i));
+    if (!movements.length) return outcomes; // every write refused: nothing to write (runInline commits)
+    const firstId = await this.stock.persist(tx, { now, levels, movements, entries });
+    // the answers, like the stored copies, carry the real movement ids
+    for (const i of accepted)
+      outcomes[i] = { ...outcomes[i], answer: withIds((outcomes[i] as { answer: unknown }).answer, firstId) };
     return outcomes;
   }
 
   /**
    * One write of a group, on the locked balances the writes before it left (`onHand`; `end` is what
    * it leaves, for the caller to keep once the write is accepted): every line on a level counts before
-   * anything is checked. Its movements' ids are MOVEMENT_ID placeholders, numbered from
+   * anything is checked. Its movements' ids are PLACEHOLDER_IDs, numbered from
    * `firstMovement` within the group.
    */
   private plan(
@@ -336,7 +333,7 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     const sku = (i: number) => skus.get(productIds[i])!;
     const result: StockResult = {
       movements: movements.map((m, i) =>
-        toMovementView({ ...m, id: MOVEMENT_ID(firstMovement + i) }, sku(i), warehouses[i].code),
+        toMovementView({ ...m, id: PLACEHOLDER_ID(firstMovement + i) }, sku(i), warehouses[i].code),
       ),
       levels: keys.map((key, i) => ({
         productId: key.productId,

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
-import { dialectOf, rawDate } from '../../database/dialect';
-import { AuditLog } from '../audit/entities/audit-log.entity';
+import { DataSource } from 'typeorm';
+import { Dialect, dialectOf, Insert, InsertedIds, rawDate, Statement } from '../../database/dialect';
+import { Transaction } from '../../database/transaction';
 import { Product } from '../products/entities/product.entity';
 import { Warehouse } from '../warehouses/entities/warehouse.entity';
-import { IdempotencyKey } from './entities/idempotency-key.entity';
 import { StockLevel } from './entities/stock-level.entity';
 import { MovementType, StockMovement } from './entities/stock-movement.entity';
 
@@ -80,32 +79,10 @@ export interface PersistEntry {
 
 export interface PersistPlan {
   now: Date;
-  /** Appended to the writes (MySQL: COMMIT in the same round trip); empty where the caller commits. */
-  commit: string;
   levels: (LevelKey & { onHand: number })[];
   /** Every request's movements, request after request. */
   movements: Omit<StockMovement, 'id'>[];
   entries: PersistEntry[];
-}
-
-/**
- * Before COMMIT a movement's id is not known: views carry MOVEMENT_ID(i) = -(i+1) instead, a value
- * no real id takes, and these placeholders become the real ids once the movements are inserted.
- */
-export const MOVEMENT_ID = (index: number) => -(index + 1);
-const MOVEMENT_ID_IN_JSON = /"id":-(\d+)(?=[,}])/g;
-
-export function withMovementIds<T>(value: T, firstId: number): T {
-  const json = JSON.stringify(value).replace(MOVEMENT_ID_IN_JSON, (_, n: string) => `"id":${firstId + Number(n) - 1}`);
-  return JSON.parse(json) as T;
-}
-
-/** The same substitution in SQL, after `SET @first_movement_id = LAST_INSERT_ID()`. */
-function withIdsInSql(json: string): { sql: string; params: string[] } {
-  // split keeps the captured placeholder numbers: text, n, text, n, …, text
-  const pieces = json.split(MOVEMENT_ID_IN_JSON);
-  const sql = pieces.map((piece, i) => (i % 2 ? `'"id":', @first_movement_id + ${Number(piece) - 1}` : '?'));
-  return { sql: `CONCAT(${sql.join(', ')})`, params: pieces.filter((_, i) => i % 2 === 0) };
 }
 
 const MOVEMENT_COLUMNS = [
@@ -141,7 +118,11 @@ const movementValues = (m: Omit<StockMovement, 'id'>) => [
 /** The SQL of stock: levels (the locked rows) and the append-only movement ledger. */
 @Injectable()
 export class StockRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly dialect: Dialect;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.dialect = dialectOf(dataSource);
+  }
 
   /** Product ids by lower-cased SKU, archived or not (a SKU and its id never change). */
   async findProductIdsBySkuKey(skuKeys: string[]): Promise<Map<string, number>> {
@@ -154,21 +135,19 @@ export class StockRepository {
   }
 
   /**
-   * The locking reads of a stock write, in one round trip on MySQL: the active products with a shared
-   * lock (an archive, which takes the product row exclusively first, cannot slip in), then the level
-   * rows `FOR UPDATE` in ascending (warehouse, product) order — the one order every stock write uses.
-   * `begin` (MySQL: START TRANSACTION) opens the transaction in the same round trip. A missing level
-   * row that a write may add to (`mayAdd`) is created first, race-free; any other missing level reads
-   * as 0 without a row — a write could only take from it, and is refused — so refused writes never
-   * contend on creating rows nobody keeps.
+   * The locking reads of a stock write, in one round trip with BEGIN on MySQL: the active products with
+   * a shared lock (an archive, which takes the product row exclusively first, cannot slip in), then the
+   * level rows `FOR UPDATE` in ascending (warehouse, product) order — the one order every stock write
+   * uses. A missing level row that a write may add to (`mayAdd`) is created first, race-free; any other
+   * missing level reads as 0 without a row — a write could only take from it, and is refused — so
+   * refused writes never contend on creating rows nobody keeps.
    */
   async lockForWrite(
-    manager: EntityManager,
+    tx: Transaction,
     productIds: number[],
     keys: LevelKey[],
     mayAdd: Set<string>,
     now: Date,
-    begin: string,
   ): Promise<{
     /** The SKU of each named product that is active; an archived or unknown one is absent. */
     skus: Map<number, string>;
@@ -177,149 +156,104 @@ export class StockRepository {
     created: Set<string>;
   }> {
     const sorted = [...keys].sort(levelOrder);
-    const dialect = dialectOf(manager.connection);
-    const productsQuery = {
-      sql: `SELECT id, sku FROM products WHERE archived_at IS NULL AND id IN (${productIds.map(() => '?').join(', ')})${dialect.shareLock}`,
-      params: productIds,
-    };
-    const levels = this.levelsForUpdateSql(sorted, dialect.forUpdate);
-    let productRows: { id: number; sku: string }[];
-    let levelRows: LevelLockRow[];
-    if (!dialect.sharedConnection) {
-      const results: unknown[] = await manager.query(`${begin}; ${productsQuery.sql}; ${levels.sql}`, [
-        ...productsQuery.params,
-        ...levels.params,
-      ]);
-      [productRows, levelRows] = results.slice(1) as [typeof productRows, LevelLockRow[]];
-    } else {
-      productRows = await manager.query(productsQuery.sql, productsQuery.params);
-      levelRows = await manager.query(levels.sql, levels.params);
-    }
-    const skus = new Map(productRows.map((p) => [Number(p.id), p.sku]));
-    const onHandOf = (rows: LevelLockRow[]) =>
-      new Map(
-        rows.map((r) => [
-          levelKeyOf({ warehouseId: Number(r.warehouse_id), productId: Number(r.product_id) }),
-          Number(r.on_hand),
-        ]),
-      );
-    let onHand = onHandOf(levelRows);
+    const [skus, found] = await tx.query([this.lockActiveSkus(productIds), this.lockLevels(sorted)]);
     // only for active products: a write naming another is refused and must leave no row behind
     const missing = sorted.filter(
-      (k) => !onHand.has(levelKeyOf(k)) && skus.has(k.productId) && mayAdd.has(levelKeyOf(k)),
+      (k) => !found.has(levelKeyOf(k)) && skus.has(k.productId) && mayAdd.has(levelKeyOf(k)),
     );
-    if (missing.length) {
-      await this.insertMissingLevels(manager, missing, now);
-      onHand = onHandOf(await manager.query(levels.sql, levels.params));
-    }
+    let onHand = found;
+    if (missing.length) [, onHand] = await tx.query([this.insertMissingLevels(missing, now), this.lockLevels(sorted)]);
     const created = new Set(missing.map((k) => levelKeyOf(k)));
     // a level without a row (nobody may add to it here) reads as 0
     return { skus, created, onHand: new Map([...sorted.map((k): [string, number] => [levelKeyOf(k), 0]), ...onHand]) };
   }
 
-  private levelsForUpdateSql(keys: LevelKey[], forUpdate: string): { sql: string; params: number[] } {
+  private lockActiveSkus(ids: number[]): Statement<Map<number, string>> {
+    return {
+      sql: `SELECT id, sku FROM products WHERE archived_at IS NULL AND id IN (${ids.map(() => '?').join(', ')})${this.dialect.shareLock}`,
+      params: ids,
+      read: (rows) => new Map((rows as { id: number; sku: string }[]).map((p) => [Number(p.id), p.sku])),
+    };
+  }
+
+  private lockLevels(keys: LevelKey[]): Statement<Map<string, number>> {
     return {
       sql:
         'SELECT warehouse_id, product_id, on_hand FROM stock_levels WHERE ' +
         keys.map(() => '(warehouse_id = ? AND product_id = ?)').join(' OR ') +
-        ` ORDER BY warehouse_id, product_id${forUpdate}`,
+        ` ORDER BY warehouse_id, product_id${this.dialect.forUpdate}`,
       params: keys.flatMap((k) => [k.warehouseId, k.productId]),
+      read: (rows) =>
+        new Map(
+          (rows as LevelLockRow[]).map((r) => [
+            levelKeyOf({ warehouseId: Number(r.warehouse_id), productId: Number(r.product_id) }),
+            Number(r.on_hand),
+          ]),
+        ),
     };
   }
 
   /** INSERT IGNORE: two requests creating the same level both succeed, and one row results. */
-  private async insertMissingLevels(manager: EntityManager, keys: LevelKey[], now: Date): Promise<void> {
-    await manager
-      .createQueryBuilder()
-      .insert()
-      .into(StockLevel)
-      .values(keys.map((k) => ({ ...k, onHand: 0, updatedAt: now })))
-      .orIgnore()
-      .execute();
+  private insertMissingLevels(keys: LevelKey[], now: Date): Statement {
+    return {
+      sql: `${this.dialect.insertIgnore} INTO stock_levels (warehouse_id, product_id, on_hand, updated_at) VALUES ${keys.map(() => '(?, ?, 0, ?)').join(', ')}`,
+      params: keys.flatMap((k) => [k.warehouseId, k.productId, now]),
+    };
   }
 
   /**
-   * The writes of a group of stock writes: levels, movements, and each request's audit entry and
-   * idempotent answer. On MySQL they go in one round trip, so the row locks are held for as short a time
-   * as possible; movement ids inside the audit entries and answers are placeholders (see MOVEMENT_ID)
-   * filled in by SQL there. Returns the first movement's id (the ids of one multi-row INSERT are consecutive).
+   * The writes of a group of stock writes and its COMMIT: levels, movements, and each request's audit
+   * entry and idempotent answer, in one round trip on MySQL so the row locks are held for as short a
+   * time as possible. Movement ids inside the audit entries and answers are placeholders, filled in as
+   * the dialect says (see InsertedIds). Returns the first movement's id.
    */
-  async persist(manager: EntityManager, plan: PersistPlan): Promise<number> {
-    if (dialectOf(manager.connection).sharedConnection) return this.persistOneByOne(manager, plan);
-    const statements: string[] = [];
+  persist(tx: Transaction, plan: PersistPlan): Promise<number> {
+    const levels = plan.levels.map((level) => ({
+      sql: 'UPDATE stock_levels SET on_hand = ?, updated_at = ? WHERE warehouse_id = ? AND product_id = ?',
+      params: [level.onHand, plan.now, level.warehouseId, level.productId],
+    }));
+    return tx.commitWithInsert(levels, this.appendMovements(plan.movements), (ids) => [
+      this.appendAudits(plan, ids),
+      ...this.rememberAnswers(plan, ids),
+    ]);
+  }
+
+  private appendMovements(movements: PersistPlan['movements']): Insert {
+    const row = `(${MOVEMENT_COLUMNS.map(() => '?').join(', ')})`;
+    return {
+      sql: `INSERT INTO stock_movements (${MOVEMENT_COLUMNS.join(', ')}) VALUES ${movements.map(() => row).join(', ')}`,
+      params: movements.flatMap(movementValues),
+      rows: movements.length,
+    };
+  }
+
+  private appendAudits(plan: PersistPlan, ids: InsertedIds): Statement {
     const params: unknown[] = [];
-    for (const level of plan.levels) {
-      statements.push('UPDATE stock_levels SET on_hand = ?, updated_at = ? WHERE warehouse_id = ? AND product_id = ?');
-      params.push(level.onHand, plan.now, level.warehouseId, level.productId);
-    }
-    statements.push(
-      `INSERT INTO stock_movements (${MOVEMENT_COLUMNS.join(', ')}) VALUES ${plan.movements.map(() => `(${MOVEMENT_COLUMNS.map(() => '?').join(', ')})`).join(', ')}`,
-    );
-    params.push(...plan.movements.flatMap(movementValues));
-    statements.push('SET @first_movement_id = LAST_INSERT_ID()');
-    const audits = plan.entries.map(({ audit, firstMovement }) => {
-      const after = withIdsInSql(JSON.stringify(audit.after));
+    const rows = plan.entries.map(({ audit, firstMovement }) => {
+      const entityId = ids.id(firstMovement);
+      const after = ids.json(audit.after);
       params.push(plan.now, audit.actor.id, audit.actor.username, audit.actor.role, audit.action);
-      params.push(...after.params, audit.requestId, audit.ip);
-      return `(?, ?, ?, ?, ?, 'movement', @first_movement_id + ${firstMovement}, NULL, ${after.sql}, ?, ?)`;
+      params.push(...entityId.params, ...after.params, audit.requestId, audit.ip);
+      return `(?, ?, ?, ?, ?, 'movement', ${entityId.sql}, NULL, ${after.sql}, ?, ?)`;
     });
-    statements.push(
-      `INSERT INTO audit_logs (at, actor_id, actor_username, actor_role, action, entity_type, entity_id, \`before\`, \`after\`, request_id, ip) VALUES ${audits.join(', ')}`,
-    );
-    const answers = plan.entries.flatMap(({ idempotency }) => {
+    return {
+      sql: `INSERT INTO audit_logs (at, actor_id, actor_username, actor_role, action, entity_type, entity_id, \`before\`, \`after\`, request_id, ip) VALUES ${rows.join(', ')}`,
+      params,
+    };
+  }
+
+  private rememberAnswers(plan: PersistPlan, ids: InsertedIds): Statement[] {
+    const params: unknown[] = [];
+    const rows = plan.entries.flatMap(({ idempotency }) => {
       if (!idempotency) return [];
-      const body = withIdsInSql(JSON.stringify(idempotency.responseBody));
+      const body = ids.json(idempotency.responseBody);
       const { userId, route, key, requestHash, responseStatus } = idempotency;
       params.push(userId, route, key, requestHash, responseStatus, ...body.params, plan.now);
       return [`(?, ?, ?, ?, ?, ${body.sql}, ?)`];
     });
-    if (answers.length) {
-      statements.push(
-        `INSERT INTO idempotency_keys (user_id, route, idempotency_key, request_hash, response_status, response_body, created_at) VALUES ${answers.join(', ')}`,
-      );
-    }
-    if (plan.commit) statements.push(plan.commit);
-    const results: { insertId?: number }[] = await manager.query(statements.join(';\n'), params);
-    return Number(results[plan.levels.length].insertId);
-  }
-
-  /** SQLite: the same writes, one statement at a time (its writes are serialized; there is no round trip). */
-  private async persistOneByOne(manager: EntityManager, plan: PersistPlan): Promise<number> {
-    for (const level of plan.levels) {
-      await manager.update(
-        StockLevel,
-        { warehouseId: level.warehouseId, productId: level.productId },
-        { onHand: level.onHand, updatedAt: plan.now },
-      );
-    }
-    let firstId = 0;
-    for (const [i, movement] of plan.movements.entries()) {
-      const result = await manager.insert(StockMovement, { ...movement });
-      if (i === 0) firstId = Number(result.identifiers[0].id);
-    }
-    for (const { audit, idempotency, firstMovement } of plan.entries) {
-      await manager.insert(AuditLog, {
-        at: plan.now,
-        actorId: audit.actor.id,
-        actorUsername: audit.actor.username,
-        actorRole: audit.actor.role,
-        action: audit.action,
-        entityType: 'movement',
-        entityId: String(firstId + firstMovement),
-        before: null,
-        after: withMovementIds(audit.after, firstId),
-        requestId: audit.requestId,
-        ip: audit.ip,
-      });
-      if (idempotency) {
-        await manager.insert(IdempotencyKey, {
-          ...idempotency,
-          responseBody: JSON.stringify(withMovementIds(idempotency.responseBody, firstId)),
-          createdAt: plan.now,
-        });
-      }
-    }
-    return firstId;
+    if (!rows.length) return [];
+    const sql = `INSERT INTO idempotency_keys (user_id, route, idempotency_key, request_hash, response_status, response_body, created_at) VALUES ${rows.join(', ')}`;
+    return [{ sql, params }];
   }
 
   async listLevels(filter: LevelFilter): Promise<LevelRow[]> {
