@@ -9,20 +9,21 @@ import { duplicateKey, PLACEHOLDER_ID, withIds } from '../../database/dialect';
 import { Transaction } from '../../database/transaction';
 import { TransactionService } from '../../database/transaction.service';
 import { MetricsService } from '../../common/metrics/metrics.service';
+import { AuditRepository, InsertedRowEntry } from '../audit/audit.repository';
+import { ProductRef, productNotFound } from '../products/product-ref';
+import { ProductsRepository } from '../products/products.repository';
+import { ProductsService } from '../products/products.service';
 import { Warehouse } from '../warehouses/entities/warehouse.entity';
 import { WarehousesService } from '../warehouses/warehouses.service';
 import { AdjustReason, MovementType } from './entities/stock-movement.entity';
-import { IdempotencyRepository, IdempotencyScope } from './idempotency.repository';
-import { LevelKey, levelKeyOf, PersistEntry, PersistPlan, StockRepository } from './stock.repository';
+import { IdempotencyRepository, IdempotencyScope, StoredAnswer } from './idempotency.repository';
+import { LevelKey, levelKeyOf, levelOrder } from './levels/level-key';
+import { StockLevelsRepository } from './levels/stock-levels.repository';
+import { NewMovement, StockRepository } from './stock.repository';
 import { LevelView, MovementView, toMovementView } from './stock.views';
 
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const IDEMPOTENCY_PURGE_EVERY_MS = 10 * 60 * 1000;
-
-export interface ProductRef {
-  productId?: number;
-  sku?: string;
-}
 
 /** One change to one level. `delta` is signed; `countedQuantity` sets the level (a stock count). */
 export interface StockOperation {
@@ -52,9 +53,6 @@ export interface Idempotency {
   key: string;
   body: unknown;
 }
-
-const productNotFound = (ref: ProductRef) =>
-  ApiError.notFound('Product', ref.productId !== undefined ? { productId: ref.productId } : { sku: ref.sku });
 
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
@@ -114,12 +112,15 @@ const scopeKey = (scope: IdempotencyScope) => `${scope.userId}\n${scope.route}\n
 export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(StockLedgerService.name);
   private purgeTimer?: NodeJS.Timeout;
-  private readonly skuIds = new Map<string, number>();
   private queue: Pending[] = [];
   private groupsInFlight = 0;
 
   constructor(
-    private readonly stock: StockRepository,
+    private readonly movementRows: StockRepository,
+    private readonly levels: StockLevelsRepository,
+    private readonly products: ProductsService,
+    private readonly productRows: ProductsRepository,
+    private readonly audit: AuditRepository,
     private readonly idempotencyKeys: IdempotencyRepository,
     private readonly warehouses: WarehousesService,
     private readonly tx: TransactionService,
@@ -149,7 +150,7 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     try {
       // names resolve before the transaction (warehouses and SKUs never change): it never waits on a second connection
       const warehouses = await Promise.all(write.operations.map((op) => this.warehouses.resolve(op.warehouse)));
-      const productIds = await this.productIds(write.operations);
+      const productIds = await this.products.idsOf(write.operations.map((op) => op.product));
       const keys = productIds.map((productId, i) => ({ warehouseId: warehouses[i].id, productId }));
       const outcome = await new Promise<Outcome>((settle) => {
         this.queue.push({ ctx, write, shape, scope, requestHash, warehouses, productIds, keys, settle });
@@ -229,7 +230,6 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
   private async commitGroup(tx: Transaction, group: Pending[]): Promise<Outcome[]> {
     const now = new Date();
     const distinct = [...new Map(group.flatMap((p) => p.keys).map((k) => [levelKeyOf(k), k])).values()];
-    const productIds = [...new Set(group.flatMap((p) => p.productIds))];
     const mayAdd = new Set(
       group.flatMap((p) =>
         p.write.operations.flatMap((op, i) =>
@@ -238,28 +238,29 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
       ),
     );
     const lockStarted = process.hrtime.bigint();
-    const locked = await this.stock.lockForWrite(tx, productIds, distinct, mayAdd, now);
+    const locked = await this.lock(tx, group, distinct, mayAdd, now);
     this.metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStarted) / 1e9);
 
-    const movements: PersistPlan['movements'] = [];
-    const entries: PersistEntry[] = [];
+    const movements: NewMovement[] = [];
+    const audits: InsertedRowEntry[] = [];
+    const answers: StoredAnswer[] = [];
     const accepted: number[] = [];
     const outcomes = group.map((pending, index): Outcome => {
       try {
         const planned = this.plan(pending, locked.skus, locked.onHand, now, movements.length);
         const answer = pending.shape(planned.result);
         const { ctx, write, scope, requestHash } = pending;
-        entries.push({
-          firstMovement: movements.length,
-          audit: {
-            actor: { id: ctx.user.id, username: ctx.user.username, role: ctx.user.role },
-            action: write.action,
-            after: { movements: planned.result.movements },
-            requestId: ctx.requestId,
-            ip: ctx.ip,
-          },
-          idempotency: scope && { ...scope, requestHash: requestHash!, responseStatus: 201, responseBody: answer },
+        audits.push({
+          actor: { id: ctx.user.id, username: ctx.user.username, role: ctx.user.role },
+          action: write.action,
+          entityType: 'movement',
+          entityRow: movements.length,
+          before: null,
+          after: { movements: planned.result.movements },
+          requestId: ctx.requestId,
+          ip: ctx.ip,
         });
+        if (scope) answers.push({ ...scope, requestHash: requestHash!, responseStatus: 201, responseBody: answer });
         for (const [key, value] of planned.end) locked.onHand.set(key, value);
         accepted.push(index);
         movements.push(...planned.movements);
@@ -278,16 +279,54 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     if (group.some((p, i) => refused(i) && leavesRow(p))) {
       throw new Regroup(new Set(group.flatMap((_, i) => (refused(i) ? [i] : []))));
     }
+    if (!movements.length) return outcomes; // every write refused: nothing to write (runInline commits)
     // every level a movement touched, even one back where it started: its updatedAt is the answer's
     const levels = distinct
       .filter((k) => touched.has(levelKeyOf(k)))
       .map((k) => ({ ...k, onHand: locked.onHand.get(levelKeyOf(k))! }));
-    if (!movements.length) return outcomes; // every write refused: nothing to write (runInline commits)
-    const firstId = await this.stock.persist(tx, { now, levels, movements, entries });
+    // one round trip on MySQL: each table's statements come from its owner
+    const firstId = await tx.commitWithInsert(
+      this.levels.setOnHand(levels, now),
+      this.movementRows.appendMovements(movements),
+      (ids) => [
+        this.audit.appendForInserted(audits, now, ids),
+        ...(answers.length ? [this.idempotencyKeys.insertAnswers(answers, now, ids)] : []),
+      ],
+    );
     // the answers, like the stored copies, carry the real movement ids
     for (const i of accepted)
       outcomes[i] = { ...outcomes[i], answer: withIds((outcomes[i] as { answer: unknown }).answer, firstId) };
     return outcomes;
+  }
+
+  /**
+   * The locking reads of a group, in one round trip with BEGIN on MySQL: the active products with a
+   * shared lock (an archive, which takes the product row exclusively first, cannot slip in), then the
+   * level rows FOR UPDATE in ascending (warehouse, product) order — the one order every stock write
+   * uses. A missing level row that a write may add to (`mayAdd`) is created, race-free; any other
+   * missing level reads as 0 without a row — a write could only take from it, and is refused — so
+   * refused writes never contend on creating rows nobody keeps.
+   */
+  private async lock(tx: Transaction, group: Pending[], distinct: LevelKey[], mayAdd: Set<string>, now: Date) {
+    const sorted = [...distinct].sort(levelOrder);
+    const productIds = [...new Set(group.flatMap((p) => p.productIds))];
+    const [skus, found] = await tx.query([
+      this.productRows.lockActiveSkus(productIds),
+      this.levels.lockForUpdate(sorted),
+    ]);
+    // only for active products: a write naming another is refused and must leave no row behind
+    const missing = sorted.filter(
+      (k) => !found.has(levelKeyOf(k)) && skus.has(k.productId) && mayAdd.has(levelKeyOf(k)),
+    );
+    let onHand = found;
+    if (missing.length)
+      [, onHand] = await tx.query([this.levels.insertMissing(missing, now), this.levels.lockForUpdate(sorted)]);
+    // a level without a row (nobody may add to it here) reads as 0
+    return {
+      skus,
+      created: new Set(missing.map((k) => levelKeyOf(k))),
+      onHand: new Map([...sorted.map((k): [string, number] => [levelKeyOf(k), 0]), ...onHand]),
+    };
   }
 
   /**
@@ -344,25 +383,6 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
       })),
     };
     return { result, movements, end };
-  }
-
-  /** Each operation's product id; SKUs resolve through a cache (a SKU never changes owner). 404 for an unknown one. */
-  private async productIds(operations: StockOperation[]): Promise<number[]> {
-    const unknown = [
-      ...new Set(
-        operations.flatMap((op) =>
-          op.product.sku !== undefined && !this.skuIds.has(op.product.sku.toLowerCase())
-            ? [op.product.sku.toLowerCase()]
-            : [],
-        ),
-      ),
-    ];
-    for (const [skuKey, id] of await this.stock.findProductIdsBySkuKey(unknown)) this.skuIds.set(skuKey, id);
-    return operations.map((op) => {
-      const id = op.product.productId ?? this.skuIds.get(op.product.sku!.toLowerCase());
-      if (id === undefined) throw productNotFound(op.product);
-      return id;
-    });
   }
 
   private assertWithinRange(

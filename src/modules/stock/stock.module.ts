@@ -3,13 +3,14 @@ import { AuditModule } from '../audit/audit.module';
 import { ProductsModule } from '../products/products.module';
 import { WarehousesModule } from '../warehouses/warehouses.module';
 import { IdempotencyRepository } from './idempotency.repository';
+import { StockLevelsModule } from './levels/stock-levels.module';
 import { StockLedgerService } from './stock-ledger.service';
 import { StockController } from './stock.controller';
 import { StockRepository } from './stock.repository';
 import { StockService } from './stock.service';
 
 @Module({
-  imports: [AuditModule, ProductsModule, WarehousesModule],
+  imports: [AuditModule, ProductsModule, WarehousesModule, StockLevelsModule],
   controllers: [StockController],
   providers: [StockService, StockLedgerService, StockRepository, IdempotencyRepository],
   exports: [StockService],
