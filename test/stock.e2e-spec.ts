@@ -1,6 +1,6 @@
 import type { Response } from 'supertest';
 import { IdempotencyKey } from '../src/modules/stock/entities/idempotency-key.entity';
-import { StockLedgerService } from '../src/modules/stock/stock-ledger.service';
+import { IdempotencyService } from '../src/modules/stock/idempotency.service';
 import { bearer, startTestApp, TestApp } from './support/test-app';
 
 /**
@@ -1918,7 +1918,7 @@ describe('Idempotency-Key', () => {
     await t.dataSource.manager.update(IdempotencyKey, { key: oldKey }, { createdAt: hoursAgo(24.1) });
     await t.dataSource.manager.update(IdempotencyKey, { key: youngKey }, { createdAt: hoursAgo(23.9) });
 
-    await t.app.get(StockLedgerService).purgeIdempotencyKeys(); // what the 10-minute timer runs
+    await t.app.get(IdempotencyService).purgeOld(); // what the 10-minute timer runs
 
     await expectReplay(young, 'in', body, youngKey);
     const again = await post('in', body, { key: oldKey });

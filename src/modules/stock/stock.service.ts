@@ -14,8 +14,10 @@ import {
   StockMoveDto,
   TransferDto,
 } from './dto/stock.dto';
+import { Idempotency } from './idempotency.service';
 import { StockLevelsRepository } from './levels/stock-levels.repository';
-import { Idempotency, StockLedgerService, StockResult } from './stock-ledger.service';
+import { StockLedgerService } from './stock-ledger.service';
+import { StockResult } from './stock-planner';
 import { LedgerCheck, StockRepository } from './stock.repository';
 import { LevelView, MovementView, toMovementView } from './stock.views';
 
