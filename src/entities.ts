@@ -1,7 +1,7 @@
 import { AuditLog } from './modules/audit/entities/audit-log.entity';
 import { Product } from './modules/products/entities/product.entity';
 import { IdempotencyKey } from './modules/stock/entities/idempotency-key.entity';
-import { StockLevel } from './modules/stock/entities/stock-level.entity';
+import { StockLevel } from './modules/stock/levels/entities/stock-level.entity';
 import { StockMovement } from './modules/stock/entities/stock-movement.entity';
 import { User } from './modules/users/entities/user.entity';
 import { Warehouse } from './modules/warehouses/entities/warehouse.entity';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { Dialect, dialectOf, forUpdate, rawDate, Statement } from '../../../database/dialect';
-import { StockLevel } from '../entities/stock-level.entity';
+import { StockLevel } from './entities/stock-level.entity';
 import { LevelKey, levelKeyOf } from './level-key';
 
 export interface LevelRow extends LevelKey {
