@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { ADMIN, serviceEnv } from './support/service-env';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { createTestDatabase, TestDatabase } from './support/test-database';
-
-const ADMIN = { username: 'admin', password: 'admin-password-logged?' };
+import { waitFor } from './support/wait';
 
 describe('structured logs', () => {
   let database: TestDatabase;
@@ -11,14 +10,7 @@ describe('structured logs', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    service = await startServiceProcess({
-      ...database.env,
-      NODE_ENV: 'test',
-      JWT_SECRET: 'logging-test-secret-long-enough-0123456789',
-      ADMIN_USERNAME: ADMIN.username,
-      ADMIN_PASSWORD: ADMIN.password,
-      REDIS_URL: '',
-    });
+    service = await startServiceProcess(serviceEnv(database));
   });
   afterAll(async () => {
     await service?.stop();
@@ -37,10 +29,18 @@ describe('structured logs', () => {
     });
     await fetch(`${service.url}/api/users`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json' },
+      headers: {
+        Authorization: `Bearer ${accessToken}`,
+        'Content-Type': 'application/json',
+        'X-Request-Id': 'log-test-user',
+      },
       body: JSON.stringify({ username: 'logged-user', password: 'another-secret-password', role: 'viewer' }),
     });
-    await sleep(300); // the log destination writes asynchronously
+    // the log destination writes asynchronously: wait until all three requests are in it
+    const logged = (id: string) => readFileSync(service.logFile, 'utf8').includes(`"id":"${id}"`);
+    await waitFor('the three request log lines', () =>
+      ['log-test-login', 'log-test-me', 'log-test-user'].every(logged),
+    );
 
     const log = readFileSync(service.logFile, 'utf8');
     const lines = log
