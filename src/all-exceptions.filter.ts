@@ -97,12 +97,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (known) return known;
     if (isDatabaseUnavailable(exception)) {
       this.logger.warn({ requestId, err: exception }, 'Database unavailable');
-      return new ApiError(
-        'SERVICE_UNAVAILABLE',
-        'The database is unavailable; retry shortly',
-        undefined,
-        RETRY_AFTER_SECONDS,
-      );
+      return ApiError.unavailable('The database is unavailable; retry shortly');
     }
     this.logger.error({ requestId, err: exception }, 'Unhandled error');
     return new ApiError('INTERNAL', 'Internal server error');

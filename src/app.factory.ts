@@ -8,7 +8,6 @@ import { serveOpenApi } from './openapi';
 import { ShutdownState } from './modules/health/shutdown-state';
 import { ApiError } from './common/errors/api-error';
 import { sendError } from './all-exceptions.filter';
-import { RETRY_AFTER_SECONDS } from './common/errors/error-codes';
 import { TypedConfigService } from './config';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -40,8 +39,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
     // the probes keep answering: readiness says 503 itself (terminus body), liveness stays 200
     if (!shutdown.shuttingDown || request.routeOptions.url?.startsWith('/health/')) return done();
     // arrived on a kept-alive connection while draining: not started, so safe for the client to retry
-    const message = 'The service is shutting down; retry shortly';
-    sendError(reply, new ApiError('SERVICE_UNAVAILABLE', message, undefined, RETRY_AFTER_SECONDS), request.id);
+    sendError(reply, ApiError.unavailable('The service is shutting down; retry shortly'), request.id);
   });
   // while draining, every response closes its connection: keep-alive sockets would hold the close open
   fastify.addHook('onSend', (_request, reply, payload, done) => {

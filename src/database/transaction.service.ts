@@ -3,7 +3,6 @@ import { Mutex } from 'async-mutex';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApiError } from '../common/errors/api-error';
-import { RETRY_AFTER_SECONDS } from '../common/errors/error-codes';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { Dialect, dialectOf, retryReason } from './dialect';
 import { Transaction } from './transaction';
@@ -64,12 +63,7 @@ export class TransactionService {
         this.metrics.dbRetries.inc({ reason });
         if (attempt >= MAX_ATTEMPTS) {
           this.logger.warn({ reason, attempts: attempt }, 'Transaction retries exhausted');
-          throw new ApiError(
-            'SERVICE_UNAVAILABLE',
-            'The database is busy; retry shortly',
-            undefined,
-            RETRY_AFTER_SECONDS,
-          );
+          throw ApiError.unavailable('The database is busy; retry shortly');
         }
         // full jitter: spreads the retries of transactions that collided
         await sleep(Math.random() * BASE_BACKOFF_MS * 2 ** attempt);
