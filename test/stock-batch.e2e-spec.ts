@@ -8,18 +8,17 @@ import { bearer } from './support/test-app';
  * Over HTTP on this jest project's driver, one app for the file (support/stock.ts).
  */
 const s = stockSuite();
-const { next, createProduct, createWarehouse, post, ok, stockIn, onHand, snapshot, expectNothingMoved } = s;
 
 // ---------------------------------------------------------------- batch
 
 describe('POST /api/stock/batch', () => {
   it('IN answers 201 {movements, levels}, one per line in line order', async () => {
-    const a = await createProduct('Batch-A');
-    const b = await createProduct('Batch-B');
-    const warehouse = await createWarehouse('BATCH');
-    const requestId = `batch-in-${next()}`;
-    const before = await snapshot();
-    const res = await post(
+    const a = await s.createProduct('Batch-A');
+    const b = await s.createProduct('Batch-B');
+    const warehouse = await s.createWarehouse('BATCH');
+    const requestId = `batch-in-${s.next()}`;
+    const before = await s.snapshot();
+    const res = await s.post(
       'batch',
       {
         type: 'IN',
@@ -65,19 +64,19 @@ describe('POST /api/stock/batch', () => {
     ]);
     expect(levels[1].onHand).toBe(2);
     expect(levels[2].onHand).toBe(6);
-    const after = await snapshot();
+    const after = await s.snapshot();
     expect(after.movements).toBe(before.movements + 3);
     expect(after.stockAudits).toBe(before.stockAudits + 1);
-    expect(await onHand(a.id)).toBe(6);
-    expect(await onHand(b.id, warehouse)).toBe(2);
+    expect(await s.onHand(a.id)).toBe(6);
+    expect(await s.onHand(b.id, warehouse)).toBe(2);
   });
 
   it('OUT takes every line; lines on one level add up (5 on hand: 3 + 2 works)', async () => {
-    const a = await createProduct('Batch-Out-A');
-    const b = await createProduct('Batch-Out-B');
-    await stockIn(a.id, 5);
-    await stockIn(b.id, 4);
-    const res = await ok<{ movements: MovementView[]; levels: LevelView[] }>('batch', {
+    const a = await s.createProduct('Batch-Out-A');
+    const b = await s.createProduct('Batch-Out-B');
+    await s.stockIn(a.id, 5);
+    await s.stockIn(b.id, 4);
+    const res = await s.ok<{ movements: MovementView[]; levels: LevelView[] }>('batch', {
       type: 'OUT',
       lines: [
         { productId: a.id, quantity: 3 },
@@ -90,20 +89,20 @@ describe('POST /api/stock/batch', () => {
       ['OUT', b.id, -4, 0, null],
       ['OUT', a.id, -2, 0, null],
     ]);
-    expect(await onHand(a.id)).toBe(0);
-    expect(await onHand(b.id)).toBe(0);
+    expect(await s.onHand(a.id)).toBe(0);
+    expect(await s.onHand(b.id)).toBe(0);
   });
 
   it('all or nothing: one short line is 409 listing every short line, and nothing moves', async () => {
-    const a = await createProduct('Batch-Short-A');
-    const b = await createProduct('Batch-Short-B');
-    const c = await createProduct('Batch-Short-C');
-    const warehouse = await createWarehouse('BSHORT');
-    await stockIn(a.id, 2);
-    await stockIn(b.id, 10);
-    await stockIn(c.id, 1, warehouse);
-    const before = await snapshot();
-    const res = await post('batch', {
+    const a = await s.createProduct('Batch-Short-A');
+    const b = await s.createProduct('Batch-Short-B');
+    const c = await s.createProduct('Batch-Short-C');
+    const warehouse = await s.createWarehouse('BSHORT');
+    await s.stockIn(a.id, 2);
+    await s.stockIn(b.id, 10);
+    await s.stockIn(c.id, 1, warehouse);
+    const before = await s.snapshot();
+    const res = await s.post('batch', {
       type: 'OUT',
       lines: [
         { productId: a.id, quantity: 3 },
@@ -121,7 +120,7 @@ describe('POST /api/stock/batch', () => {
       ]),
     );
     // just one short line among good ones: still nothing moves
-    const one = await post('batch', {
+    const one = await s.post('batch', {
       type: 'OUT',
       lines: [
         { productId: b.id, quantity: 1 },
@@ -130,15 +129,15 @@ describe('POST /api/stock/batch', () => {
     });
     expectError(one, 409, 'INSUFFICIENT_STOCK');
     expect(one.body.details).toEqual({ lines: [{ productId: a.id, warehouse: 'MAIN', requested: 3, available: 2 }] });
-    await expectNothingMoved(before);
-    expect(await onHand(b.id)).toBe(10);
+    await s.expectNothingMoved(before);
+    expect(await s.onHand(b.id)).toBe(10);
   });
 
   it('lines naming the same product and warehouse are checked against their sum (5 on hand: 3 + 3 is 409)', async () => {
-    const product = await createProduct('Batch-Sum');
-    await stockIn(product.id, 5);
-    const before = await snapshot();
-    const res = await post('batch', {
+    const product = await s.createProduct('Batch-Sum');
+    await s.stockIn(product.id, 5);
+    const before = await s.snapshot();
+    const res = await s.post('batch', {
       type: 'OUT',
       lines: [
         { productId: product.id, quantity: 3 },
@@ -149,39 +148,39 @@ describe('POST /api/stock/batch', () => {
     expect(res.body.details).toEqual({
       lines: [{ productId: product.id, warehouse: 'MAIN', requested: 6, available: 5 }],
     });
-    await expectNothingMoved(before);
-    expect(await onHand(product.id)).toBe(5);
+    await s.expectNothingMoved(before);
+    expect(await s.onHand(product.id)).toBe(5);
   });
 
   it('1..100 lines: 0 and 101 are 400, 100 works', async () => {
-    const product = await createProduct('Batch-Size');
-    const before = await snapshot();
-    expectValidation(await post('batch', { type: 'IN', lines: [] }), ['lines']);
+    const product = await s.createProduct('Batch-Size');
+    const before = await s.snapshot();
+    expectValidation(await s.post('batch', { type: 'IN', lines: [] }), ['lines']);
     const line = { productId: product.id, quantity: 1 };
-    expectValidation(await post('batch', { type: 'IN', lines: Array.from({ length: 101 }, () => line) }), ['lines']);
-    expectValidation(await post('batch', { type: 'IN' }), ['lines']);
-    expectValidation(await post('batch', { type: 'IN', lines: line }), ['lines']);
-    await expectNothingMoved(before);
-    const res = await ok<{ movements: MovementView[]; levels: LevelView[] }>('batch', {
+    expectValidation(await s.post('batch', { type: 'IN', lines: Array.from({ length: 101 }, () => line) }), ['lines']);
+    expectValidation(await s.post('batch', { type: 'IN' }), ['lines']);
+    expectValidation(await s.post('batch', { type: 'IN', lines: line }), ['lines']);
+    await s.expectNothingMoved(before);
+    const res = await s.ok<{ movements: MovementView[]; levels: LevelView[] }>('batch', {
       type: 'IN',
       lines: Array.from({ length: 100 }, () => line),
     });
     expect(res.movements).toHaveLength(100);
     expect(res.levels).toHaveLength(100);
     expect(res.movements.map((m) => m.balanceAfter)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
-    expect(await onHand(product.id)).toBe(100);
+    expect(await s.onHand(product.id)).toBe(100);
   });
 
   it('the largest batch (100 lines, longest reference in 3-byte characters, longest request id) is recorded whole', async () => {
-    const product = await createProduct('Batch-Big');
+    const product = await s.createProduct('Batch-Big');
     const body = {
       type: 'IN',
       lines: Array.from({ length: 100 }, () => ({ productId: product.id, quantity: 1 })),
       reference: '€'.repeat(128),
     };
-    const key = `big-${next()}`;
-    const requestId = `big-${next()}-`.padEnd(128, 'x');
-    const first = await post('batch', body, { key, requestId });
+    const key = `big-${s.next()}`;
+    const requestId = `big-${s.next()}-`.padEnd(128, 'x');
+    const first = await s.post('batch', body, { key, requestId });
     expect(first.status).toBe(201);
     const movements = first.body.movements as MovementView[];
     expect(movements).toHaveLength(100);
@@ -194,59 +193,62 @@ describe('POST /api/stock/batch', () => {
     expect(audit.body.items).toHaveLength(1);
     expect(audit.body.items[0].after).toEqual({ movements });
     // and the stored answer replays whole
-    const again = await post('batch', body, { key, requestId });
+    const again = await s.post('batch', body, { key, requestId });
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body).toEqual(first.body);
-    expect(await onHand(product.id)).toBe(100);
+    expect(await s.onHand(product.id)).toBe(100);
   });
 
   it('a bad line is 400 naming its field path (lines.<i>.<field>); a bad type is 400; nothing moves', async () => {
-    const product = await createProduct('Batch-Bad');
+    const product = await s.createProduct('Batch-Bad');
     const good = { productId: product.id, quantity: 1 };
-    const before = await snapshot();
-    expectValidation(await post('batch', { type: 'IN', lines: [{ productId: product.id, quantity: 0 }] }), [
+    const before = await s.snapshot();
+    expectValidation(await s.post('batch', { type: 'IN', lines: [{ productId: product.id, quantity: 0 }] }), [
       'lines.0.quantity',
     ]);
-    expectValidation(await post('batch', { type: 'IN', lines: [good, { productId: product.id, quantity: 1.5 }] }), [
+    expectValidation(await s.post('batch', { type: 'IN', lines: [good, { productId: product.id, quantity: 1.5 }] }), [
       'lines.1.quantity',
     ]);
-    expectValidation(await post('batch', { type: 'IN', lines: [good, good, { productId: product.id }] }), [
+    expectValidation(await s.post('batch', { type: 'IN', lines: [good, good, { productId: product.id }] }), [
       'lines.2.quantity',
     ]);
-    expectValidation(await post('batch', { type: 'IN', lines: [good, { ...good, foo: 1 }] }), ['lines.1.foo']);
-    expectValidation(await post('batch', { type: 'IN', lines: [good, { ...good, reference: 'x' }] }), [
+    expectValidation(await s.post('batch', { type: 'IN', lines: [good, { ...good, foo: 1 }] }), ['lines.1.foo']);
+    expectValidation(await s.post('batch', { type: 'IN', lines: [good, { ...good, reference: 'x' }] }), [
       'lines.1.reference',
     ]);
-    expectValidationOneOf(await post('batch', { type: 'IN', lines: [good, { quantity: 1 }] }), [
+    expectValidationOneOf(await s.post('batch', { type: 'IN', lines: [good, { quantity: 1 }] }), [
       'lines.1.productId',
       'lines.1.sku',
     ]);
-    expectValidationOneOf(await post('batch', { type: 'IN', lines: [{ ...good, sku: product.sku }] }), [
+    expectValidationOneOf(await s.post('batch', { type: 'IN', lines: [{ ...good, sku: product.sku }] }), [
       'lines.0.productId',
       'lines.0.sku',
     ]);
     for (const type of ['ADJUST', 'in', 'TRANSFER_IN', null]) {
-      const res = await post('batch', { type, lines: [good] });
+      const res = await s.post('batch', { type, lines: [good] });
       expect({ type, status: res.status }).toEqual({ type, status: 400 });
       expectValidation(res, ['type']);
     }
-    expectValidation(await post('batch', { lines: [good] }), ['type']);
-    expectValidation(await post('batch', { type: 'IN', lines: [good], reference: longText(129) }), ['reference']);
-    expectValidation(await post('batch', { type: 'IN', lines: [good], note: 'x' }), ['note']);
-    await expectNothingMoved(before);
+    expectValidation(await s.post('batch', { lines: [good] }), ['type']);
+    expectValidation(await s.post('batch', { type: 'IN', lines: [good], reference: longText(129) }), ['reference']);
+    expectValidation(await s.post('batch', { type: 'IN', lines: [good], note: 'x' }), ['note']);
+    await s.expectNothingMoved(before);
   });
 
   it('an unknown product or warehouse on any line: 404 naming it, nothing moves', async () => {
-    const product = await createProduct('Batch-404');
+    const product = await s.createProduct('Batch-404');
     const good = { productId: product.id, quantity: 1 };
-    const before = await snapshot();
-    expectNotFound(await post('batch', { type: 'IN', lines: [good, { productId: 99999996, quantity: 1 }] }), 99999996);
+    const before = await s.snapshot();
     expectNotFound(
-      await post('batch', { type: 'IN', lines: [good, { sku: 'NO-SUCH-LINE', quantity: 1 }] }),
+      await s.post('batch', { type: 'IN', lines: [good, { productId: 99999996, quantity: 1 }] }),
+      99999996,
+    );
+    expectNotFound(
+      await s.post('batch', { type: 'IN', lines: [good, { sku: 'NO-SUCH-LINE', quantity: 1 }] }),
       'NO-SUCH-LINE',
     );
-    expectNotFound(await post('batch', { type: 'OUT', lines: [{ ...good, warehouse: 'NOWHERE' }] }), 'NOWHERE');
-    await expectNothingMoved(before);
+    expectNotFound(await s.post('batch', { type: 'OUT', lines: [{ ...good, warehouse: 'NOWHERE' }] }), 'NOWHERE');
+    await s.expectNothingMoved(before);
   });
 });
 

@@ -19,33 +19,19 @@ import { waitFor } from './support/wait';
  * Over HTTP on this jest project's driver, one app for the file (support/stock.ts).
  */
 const s = stockSuite();
-const {
-  query,
-  createProduct,
-  createWarehouse,
-  post,
-  ok,
-  stockIn,
-  getProduct,
-  snapshot,
-  expectNothingMoved,
-  walk,
-  movementsOf,
-  auditFor,
-} = s;
 
 // ---------------------------------------------------------------- GET /api/stock
 
 describe('GET /api/stock', () => {
   it('lists levels, filtered by productId, sku (any case) and warehouse', async () => {
-    const product = await createProduct('Levels');
-    const other = await createProduct('Levels-Other');
-    const w1 = await createWarehouse('LVA');
-    const w2 = await createWarehouse('LVB');
-    await stockIn(product.id, 1);
-    await stockIn(product.id, 2, w1);
-    const last = await stockIn(product.id, 3, w2);
-    await stockIn(other.id, 4, w1);
+    const product = await s.createProduct('Levels');
+    const other = await s.createProduct('Levels-Other');
+    const w1 = await s.createWarehouse('LVA');
+    const w2 = await s.createWarehouse('LVB');
+    await s.stockIn(product.id, 1);
+    await s.stockIn(product.id, 2, w1);
+    const last = await s.stockIn(product.id, 3, w2);
+    await s.stockIn(other.id, 4, w1);
 
     const byId = await s.t.http.get(`/api/stock?productId=${product.id}`).set(bearer(s.t.tokens.viewer));
     expect(byId.status).toBe(200);
@@ -87,11 +73,11 @@ describe('GET /api/stock', () => {
   });
 
   it('pages with limit and cursor: every level once, none missing', async () => {
-    for (let i = 0; i < 3; i++) await stockIn((await createProduct('Levels-Page')).id, i + 1);
-    const rows = await query<{ product_id: number; warehouse_id: number }>(
+    for (let i = 0; i < 3; i++) await s.stockIn((await s.createProduct('Levels-Page')).id, i + 1);
+    const rows = await s.query<{ product_id: number; warehouse_id: number }>(
       'SELECT l.product_id, l.warehouse_id FROM stock_levels l JOIN products p ON p.id = l.product_id WHERE p.archived_at IS NULL',
     );
-    const { items, pages } = await walk<LevelView>('/api/stock', 3);
+    const { items, pages } = await s.walk<LevelView>('/api/stock', 3);
     expect(pages).toBeGreaterThan(2);
     const keys = items.map((l) => `${l.productId}@${l.warehouse}`);
     expect(new Set(keys).size).toBe(keys.length);
@@ -119,21 +105,26 @@ describe('GET /api/stock', () => {
 
 describe('GET /api/stock/movements', () => {
   it('newest first, with every field, equal to what the writes answered', async () => {
-    const product = await createProduct('Mv-Order');
-    const w = await createWarehouse('MVO');
+    const product = await s.createProduct('Mv-Order');
+    const w = await s.createWarehouse('MVO');
     const answered: MovementView[] = [];
-    answered.push((await stockIn(product.id, 5)).movement);
-    answered.push((await ok<{ movement: MovementView }>('out', { productId: product.id, quantity: 2 })).movement);
+    answered.push((await s.stockIn(product.id, 5)).movement);
+    answered.push((await s.ok<{ movement: MovementView }>('out', { productId: product.id, quantity: 2 })).movement);
     answered.push(
       ...(
-        await ok<{ movements: MovementView[] }>('transfer', { productId: product.id, from: 'MAIN', to: w, quantity: 1 })
+        await s.ok<{ movements: MovementView[] }>('transfer', {
+          productId: product.id,
+          from: 'MAIN',
+          to: w,
+          quantity: 1,
+        })
       ).movements,
     );
     answered.push(
-      (await ok<{ movement: MovementView }>('adjust', { productId: product.id, countedQuantity: 7, reason: 'COUNT' }))
+      (await s.ok<{ movement: MovementView }>('adjust', { productId: product.id, countedQuantity: 7, reason: 'COUNT' }))
         .movement,
     );
-    const listed = await movementsOf(product.id);
+    const listed = await s.movementsOf(product.id);
     for (const m of listed) expectMovement(m, { productId: product.id });
     expect(listed).toEqual([...answered].reverse());
     const ids = listed.map((m) => m.id);
@@ -147,15 +138,15 @@ describe('GET /api/stock/movements', () => {
   });
 
   it('filters by productId, sku, warehouse and type', async () => {
-    const a = await createProduct('Mv-Filter-A');
-    const b = await createProduct('Mv-Filter-B');
-    const w = await createWarehouse('MVF');
-    await stockIn(a.id, 5);
-    await stockIn(a.id, 5, w);
-    await stockIn(b.id, 5, w);
-    await ok('out', { productId: a.id, quantity: 1, warehouse: w });
-    await ok('transfer', { productId: b.id, from: w, to: 'MAIN', quantity: 2 });
-    await ok('adjust', { productId: a.id, delta: 1, reason: 'FOUND' });
+    const a = await s.createProduct('Mv-Filter-A');
+    const b = await s.createProduct('Mv-Filter-B');
+    const w = await s.createWarehouse('MVF');
+    await s.stockIn(a.id, 5);
+    await s.stockIn(a.id, 5, w);
+    await s.stockIn(b.id, 5, w);
+    await s.ok('out', { productId: a.id, quantity: 1, warehouse: w });
+    await s.ok('transfer', { productId: b.id, from: w, to: 'MAIN', quantity: 2 });
+    await s.ok('adjust', { productId: a.id, delta: 1, reason: 'FOUND' });
 
     const get = async (q: string) => {
       const res = await s.t.http.get(`/api/stock/movements?limit=200&${q}`).set(bearer(s.t.tokens.viewer));
@@ -199,14 +190,14 @@ describe('GET /api/stock/movements', () => {
   });
 
   it('from and to are ISO times, both inclusive', async () => {
-    const product = await createProduct('Mv-Time');
+    const product = await s.createProduct('Mv-Time');
     for (let i = 1; i <= 6; i++) {
-      await stockIn(product.id, i);
+      await s.stockIn(product.id, i);
       // distinct milliseconds make the bounds meaningful (ordering only, no durations asserted)
       const start = Date.now();
       await waitFor('the next millisecond', () => Date.now() !== start, 1000);
     }
-    const all = await movementsOf(product.id);
+    const all = await s.movementsOf(product.id);
     expect(all).toHaveLength(6);
     const times = all.map((m) => m.createdAt);
     const get = async (q: string) => {
@@ -242,9 +233,9 @@ describe('GET /api/stock/movements', () => {
   });
 
   it('keyset pagination: a walk sees every movement once, in order, even with inserts between pages', async () => {
-    const product = await createProduct('Mv-Page');
-    for (let i = 1; i <= 7; i++) await stockIn(product.id, i);
-    const all = (await movementsOf(product.id)).map((m) => m.id);
+    const product = await s.createProduct('Mv-Page');
+    for (let i = 1; i <= 7; i++) await s.stockIn(product.id, i);
+    const all = (await s.movementsOf(product.id)).map((m) => m.id);
     expect(all).toHaveLength(7);
 
     const path = `/api/stock/movements?productId=${product.id}`;
@@ -252,7 +243,7 @@ describe('GET /api/stock/movements', () => {
     expect((first.body.items as MovementView[]).map((m) => m.id)).toEqual(all.slice(0, 3));
     expect(typeof first.body.nextCursor).toBe('string');
     // a newer movement lands between pages: the walk goes on where it was
-    const inserted = (await stockIn(product.id, 100)).movement.id;
+    const inserted = (await s.stockIn(product.id, 100)).movement.id;
     const seen = (first.body.items as MovementView[]).map((m) => m.id);
     let cursor = first.body.nextCursor as string | null;
     while (cursor !== null) {
@@ -267,8 +258,8 @@ describe('GET /api/stock/movements', () => {
     expect(seen).not.toContain(inserted);
 
     // every movement of the database, one by seven pages
-    const [count] = await query<{ n: number | string }>('SELECT COUNT(*) AS n FROM stock_movements');
-    const { items } = await walk<MovementView>('/api/stock/movements', 7);
+    const [count] = await s.query<{ n: number | string }>('SELECT COUNT(*) AS n FROM stock_movements');
+    const { items } = await s.walk<MovementView>('/api/stock/movements', 7);
     const ids = items.map((m) => m.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids).toHaveLength(Number(count.n));
@@ -289,8 +280,8 @@ describe('GET /api/stock/movements', () => {
 
 describe('product onHand and lowStock follow real stock', () => {
   it('onHand sums the warehouses; lowStock keeps onHand <= reorderPoint', async () => {
-    const product = await createProduct('Low', 5);
-    const w = await createWarehouse('LOW');
+    const product = await s.createProduct('Low', 5);
+    const w = await s.createWarehouse('LOW');
     const isLow = async () => {
       const res = await s.t.http.get(`/api/products?lowStock=true&sku=${product.sku}`).set(bearer(s.t.tokens.viewer));
       expect(res.status).toBe(200);
@@ -306,17 +297,17 @@ describe('product onHand and lowStock follow real stock', () => {
     };
 
     expect(await isLow()).toBe(true);
-    await stockIn(product.id, 6);
-    expect((await getProduct(product.id)).onHand).toBe(6);
+    await s.stockIn(product.id, 6);
+    expect((await s.getProduct(product.id)).onHand).toBe(6);
     expect(await listed()).toBe(6);
     expect(await isLow()).toBe(false);
 
-    await ok('out', { productId: product.id, quantity: 1 });
+    await s.ok('out', { productId: product.id, quantity: 1 });
     expect(await listed()).toBe(5);
     expect(await isLow()).toBe(true); // 5 <= 5
 
-    await stockIn(product.id, 2, w);
-    const detail = await getProduct(product.id);
+    await s.stockIn(product.id, 2, w);
+    const detail = await s.getProduct(product.id);
     expect(detail.onHand).toBe(7);
     expect(detail.stock).toEqual(
       expect.arrayContaining([
@@ -326,18 +317,18 @@ describe('product onHand and lowStock follow real stock', () => {
     );
     expect(await isLow()).toBe(false);
 
-    await ok('transfer', { productId: product.id, from: w, to: 'MAIN', quantity: 2 });
+    await s.ok('transfer', { productId: product.id, from: w, to: 'MAIN', quantity: 2 });
     expect(await listed()).toBe(7);
     expect(await isLow()).toBe(false);
-    await ok('adjust', { productId: product.id, countedQuantity: 2, reason: 'LOSS' });
+    await s.ok('adjust', { productId: product.id, countedQuantity: 2, reason: 'LOSS' });
     expect(await listed()).toBe(2);
     expect(await isLow()).toBe(true);
-    await ok('batch', { type: 'OUT', lines: [{ productId: product.id, quantity: 2 }] });
+    await s.ok('batch', { type: 'OUT', lines: [{ productId: product.id, quantity: 2 }] });
     expect(await listed()).toBe(0);
 
     // a refused write changes nothing the products show
-    expectError(await post('out', { productId: product.id, quantity: 1 }), 409, 'INSUFFICIENT_STOCK');
-    expect((await getProduct(product.id)).onHand).toBe(0);
+    expectError(await s.post('out', { productId: product.id, quantity: 1 }), 409, 'INSUFFICIENT_STOCK');
+    expect((await s.getProduct(product.id)).onHand).toBe(0);
   });
 });
 
@@ -345,8 +336,8 @@ describe('product onHand and lowStock follow real stock', () => {
 
 describe('audit of stock writes', () => {
   it('each write adds one entry: stock.<route>, entityType movement, entityId its first movement, after listing them', async () => {
-    const product = await createProduct('Audit');
-    const w = await createWarehouse('AUD');
+    const product = await s.createProduct('Audit');
+    const w = await s.createWarehouse('AUD');
     const writes: [StockRoute, Json, string][] = [
       ['in', { productId: product.id, quantity: 10 }, 'stock.in'],
       ['out', { productId: product.id, quantity: 1 }, 'stock.out'],
@@ -365,14 +356,14 @@ describe('audit of stock writes', () => {
       ],
     ];
     for (const [route, body, action] of writes) {
-      const before = await snapshot();
-      const res = await post(route, body);
+      const before = await s.snapshot();
+      const res = await s.post(route, body);
       expect({ route, status: res.status }).toEqual({ route, status: 201 });
       const movements: MovementView[] = res.body.movements ?? [res.body.movement];
-      const after = await snapshot();
+      const after = await s.snapshot();
       expect({ route, audits: after.stockAudits }).toEqual({ route, audits: before.stockAudits + 1 });
 
-      const rows = await auditFor(movements[0].id);
+      const rows = await s.auditFor(movements[0].id);
       expect({ route, rows: rows.length }).toEqual({ route, rows: 1 });
       const [row] = rows;
       expect(row).toEqual(
@@ -390,8 +381,8 @@ describe('audit of stock writes', () => {
   });
 
   it('the entries of stock writes are readable through GET /api/audit-logs', async () => {
-    const product = await createProduct('Audit-Api');
-    const res = await post('in', { productId: product.id, quantity: 1 });
+    const product = await s.createProduct('Audit-Api');
+    const res = await s.post('in', { productId: product.id, quantity: 1 });
     expect(res.status).toBe(201);
     const id = String(res.body.movement.id);
     const api = await s.t.http
@@ -411,17 +402,17 @@ describe('audit of stock writes', () => {
   });
 
   it('refused writes leave no audit entry', async () => {
-    const product = await createProduct('Audit-Refused');
-    const before = await snapshot();
-    expectError(await post('out', { productId: product.id, quantity: 1 }), 409, 'INSUFFICIENT_STOCK');
-    expectError(await post('in', { productId: 99999994, quantity: 1 }), 404, 'NOT_FOUND');
-    expectError(await post('in', { productId: product.id, quantity: 0 }), 400, 'VALIDATION_FAILED');
+    const product = await s.createProduct('Audit-Refused');
+    const before = await s.snapshot();
+    expectError(await s.post('out', { productId: product.id, quantity: 1 }), 409, 'INSUFFICIENT_STOCK');
+    expectError(await s.post('in', { productId: 99999994, quantity: 1 }), 404, 'NOT_FOUND');
+    expectError(await s.post('in', { productId: product.id, quantity: 0 }), 400, 'VALIDATION_FAILED');
     expectError(
-      await post('adjust', { productId: product.id, delta: 1, reason: 'FOUND' }, { token: s.t.tokens.operator }),
+      await s.post('adjust', { productId: product.id, delta: 1, reason: 'FOUND' }, { token: s.t.tokens.operator }),
       403,
       'FORBIDDEN',
     );
-    await expectNothingMoved(before);
+    await s.expectNothingMoved(before);
   });
 });
 

@@ -7,18 +7,17 @@ import { BAD_QUANTITIES, Json, expectLevel, expectMovement, longText, stockSuite
  * Over HTTP on this jest project's driver, one app for the file (support/stock.ts).
  */
 const s = stockSuite();
-const { next, createProduct, createWarehouse, post, ok, stockIn, onHand, getProduct, snapshot, expectNothingMoved } = s;
 
 // ---------------------------------------------------------------- transfer
 
 describe('POST /api/stock/transfer', () => {
   it('answers 201 {movements: [out, in], levels: [from, to]}', async () => {
-    const product = await createProduct('Xfer-Shape');
-    const to = await createWarehouse('XFER');
-    await stockIn(product.id, 10);
-    const requestId = `transfer-${next()}`;
-    const before = await snapshot();
-    const res = await post(
+    const product = await s.createProduct('Xfer-Shape');
+    const to = await s.createWarehouse('XFER');
+    await s.stockIn(product.id, 10);
+    const requestId = `transfer-${s.next()}`;
+    const before = await s.snapshot();
+    const res = await s.post(
       'transfer',
       { productId: product.id, from: 'MAIN', to, quantity: 4, reference: 'T-1' },
       { requestId },
@@ -43,12 +42,12 @@ describe('POST /api/stock/transfer', () => {
     expect(into.createdAt).toBe(out.createdAt);
     expectLevel(res.body.levels[0], { productId: product.id, sku: product.sku, warehouse: 'MAIN', onHand: 6 });
     expectLevel(res.body.levels[1], { productId: product.id, sku: product.sku, warehouse: to, onHand: 4 });
-    const after = await snapshot();
+    const after = await s.snapshot();
     expect(after.movements).toBe(before.movements + 2);
     expect(after.stockAudits).toBe(before.stockAudits + 1);
 
     // and back, by sku: the product's total never changes
-    const back = await ok<{ movements: MovementView[]; levels: LevelView[] }>('transfer', {
+    const back = await s.ok<{ movements: MovementView[]; levels: LevelView[] }>('transfer', {
       sku: product.sku.toLowerCase(),
       from: to,
       to: 'MAIN',
@@ -62,58 +61,58 @@ describe('POST /api/stock/transfer', () => {
       [to, 0],
       ['MAIN', 10],
     ]);
-    expect((await getProduct(product.id)).onHand).toBe(10);
+    expect((await s.getProduct(product.id)).onHand).toBe(10);
   });
 
   it('from = to, a missing from or to, bad quantities, unknown fields: 400, nothing moved', async () => {
-    const product = await createProduct('Xfer-Rules');
-    const other = await createWarehouse('XFERR');
-    await stockIn(product.id, 10);
-    const before = await snapshot();
+    const product = await s.createProduct('Xfer-Rules');
+    const other = await s.createWarehouse('XFERR');
+    await s.stockIn(product.id, 10);
+    const before = await s.snapshot();
     const base = { productId: product.id, from: 'MAIN', to: other, quantity: 1 };
-    expectValidationOneOf(await post('transfer', { ...base, to: 'MAIN' }), ['from', 'to']);
-    expectValidationOneOf(await post('transfer', { ...base, from: other }), ['from', 'to']);
-    expectValidation(await post('transfer', { productId: product.id, to: other, quantity: 1 }), ['from']);
-    expectValidation(await post('transfer', { productId: product.id, from: 'MAIN', quantity: 1 }), ['to']);
-    expectValidation(await post('transfer', { productId: product.id, quantity: 1 }), ['from', 'to']);
-    expectValidation(await post('transfer', { ...base, warehouse: 'MAIN' }), ['warehouse']);
-    expectValidation(await post('transfer', { ...base, note: 'x' }), ['note']);
-    expectValidation(await post('transfer', { ...base, reference: longText(129) }), ['reference']);
+    expectValidationOneOf(await s.post('transfer', { ...base, to: 'MAIN' }), ['from', 'to']);
+    expectValidationOneOf(await s.post('transfer', { ...base, from: other }), ['from', 'to']);
+    expectValidation(await s.post('transfer', { productId: product.id, to: other, quantity: 1 }), ['from']);
+    expectValidation(await s.post('transfer', { productId: product.id, from: 'MAIN', quantity: 1 }), ['to']);
+    expectValidation(await s.post('transfer', { productId: product.id, quantity: 1 }), ['from', 'to']);
+    expectValidation(await s.post('transfer', { ...base, warehouse: 'MAIN' }), ['warehouse']);
+    expectValidation(await s.post('transfer', { ...base, note: 'x' }), ['note']);
+    expectValidation(await s.post('transfer', { ...base, reference: longText(129) }), ['reference']);
     for (const [what, quantity] of BAD_QUANTITIES) {
-      const res = await post('transfer', { ...base, quantity });
+      const res = await s.post('transfer', { ...base, quantity });
       expect({ what, status: res.status }).toEqual({ what, status: 400 });
       expectValidation(res, ['quantity']);
     }
-    expectValidationOneOf(await post('transfer', { ...base, sku: product.sku }), ['productId', 'sku']);
-    expectValidationOneOf(await post('transfer', { from: 'MAIN', to: other, quantity: 1 }), ['productId', 'sku']);
-    await expectNothingMoved(before);
+    expectValidationOneOf(await s.post('transfer', { ...base, sku: product.sku }), ['productId', 'sku']);
+    expectValidationOneOf(await s.post('transfer', { from: 'MAIN', to: other, quantity: 1 }), ['productId', 'sku']);
+    await s.expectNothingMoved(before);
   });
 
   it('unknown product or warehouse: 404 naming it; more than on hand: 409 INSUFFICIENT_STOCK; nothing moved', async () => {
-    const product = await createProduct('Xfer-Short');
-    const other = await createWarehouse('XFERS');
-    await stockIn(product.id, 3);
-    const before = await snapshot();
-    expectNotFound(await post('transfer', { productId: 99999997, from: 'MAIN', to: other, quantity: 1 }), 99999997);
+    const product = await s.createProduct('Xfer-Short');
+    const other = await s.createWarehouse('XFERS');
+    await s.stockIn(product.id, 3);
+    const before = await s.snapshot();
+    expectNotFound(await s.post('transfer', { productId: 99999997, from: 'MAIN', to: other, quantity: 1 }), 99999997);
     expectNotFound(
-      await post('transfer', { productId: product.id, from: 'NOWHERE', to: other, quantity: 1 }),
+      await s.post('transfer', { productId: product.id, from: 'NOWHERE', to: other, quantity: 1 }),
       'NOWHERE',
     );
     expectNotFound(
-      await post('transfer', { productId: product.id, from: 'MAIN', to: 'NOWHERE', quantity: 1 }),
+      await s.post('transfer', { productId: product.id, from: 'MAIN', to: 'NOWHERE', quantity: 1 }),
       'NOWHERE',
     );
 
-    const short = await post('transfer', { productId: product.id, from: 'MAIN', to: other, quantity: 4 });
+    const short = await s.post('transfer', { productId: product.id, from: 'MAIN', to: other, quantity: 4 });
     expectError(short, 409, 'INSUFFICIENT_STOCK');
     expect(short.body.details).toEqual({
       lines: [{ productId: product.id, warehouse: 'MAIN', requested: 4, available: 3 }],
     });
-    const empty = await post('transfer', { productId: product.id, from: other, to: 'MAIN', quantity: 1 });
+    const empty = await s.post('transfer', { productId: product.id, from: other, to: 'MAIN', quantity: 1 });
     expectError(empty, 409, 'INSUFFICIENT_STOCK');
-    await expectNothingMoved(before);
-    expect(await onHand(product.id)).toBe(3);
-    expect(await onHand(product.id, other)).toBe(0);
+    await s.expectNothingMoved(before);
+    expect(await s.onHand(product.id)).toBe(3);
+    expect(await s.onHand(product.id, other)).toBe(0);
   });
 });
 
