@@ -67,8 +67,8 @@ export class StockLedgerService {
   });
 
   constructor(
-    private readonly movements: StockRepository,
-    private readonly levels: StockLevelsRepository,
+    private readonly movementRows: StockRepository,
+    private readonly levelRows: StockLevelsRepository,
     private readonly products: ProductsService,
     private readonly productRows: ProductsRepository,
     private readonly warehouses: WarehousesService,
@@ -176,8 +176,8 @@ export class StockLedgerService {
       .filter((k) => touched.has(levelKeyOf(k)))
       .map((k) => ({ ...k, onHand: locked.onHand.get(levelKeyOf(k))! }));
     const firstId = await tx.commitWithInsert(
-      this.levels.setOnHand(levels, now),
-      this.movements.appendMovements(movements),
+      this.levelRows.setOnHand(levels, now),
+      this.movementRows.appendMovements(movements),
       (ids) => [
         this.audit.appendForInserted(
           accepted.map((write) => this.auditEntry(group[write.index], write)),
@@ -218,7 +218,7 @@ export class StockLedgerService {
     const productIds = [...new Set(group.flatMap((p) => p.productIds))];
     const [skus, found] = await tx.query([
       this.productRows.lockActiveSkus(productIds),
-      this.levels.lockForUpdate(sorted),
+      this.levelRows.lockForUpdate(sorted),
     ]);
     const mayAdd = new Set(group.flatMap(levelsItMayAddTo));
     // only for active products: a write naming another is refused and must leave no row behind
@@ -227,7 +227,7 @@ export class StockLedgerService {
     );
     let onHand = found;
     if (missing.length) {
-      [, onHand] = await tx.query([this.levels.insertMissing(missing, now), this.levels.lockForUpdate(sorted)]);
+      [, onHand] = await tx.query([this.levelRows.insertMissing(missing, now), this.levelRows.lockForUpdate(sorted)]);
     }
     // a level without a row (nobody may add to it here) reads as 0
     return {
