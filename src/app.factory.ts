@@ -6,12 +6,11 @@ import { AppModule } from './app.module';
 import { useDepthLimitedJsonParser } from './common/http/json-body';
 import { installLoadShedding } from './common/http/load-shedding';
 import { requestIdFor } from './common/http/request-id';
-import { MetricsService } from './modules/metrics/metrics.service';
+import { MetricsService } from './common/metrics/metrics.service';
 import { serveOpenApi } from './openapi';
-import { ShutdownState } from './modules/health/health.controller';
+import { ShutdownState } from './modules/health/shutdown-state';
 import { ApiError } from './common/errors/api-error';
-import { sendError } from './common/errors/all-exceptions.filter';
-import { RETRY_AFTER_SECONDS } from './common/errors/error-codes';
+import { sendError } from './all-exceptions.filter';
 import { readAppConfig, TrustProxy } from './config/app.config';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -58,13 +57,15 @@ export async function createApp(): Promise<NestFastifyApplication> {
     // the probes keep answering: readiness says 503 itself (terminus body), liveness stays 200
     if (!shutdown.shuttingDown || request.routeOptions.url?.startsWith('/health/')) return done();
     // arrived on a kept-alive connection while draining: not started, so safe for the client to retry
-    const message = 'The service is shutting down; retry shortly';
-    sendError(reply, new ApiError('SERVICE_UNAVAILABLE', message, undefined, RETRY_AFTER_SECONDS), request.id);
+    sendError(reply, ApiError.unavailable('The service is shutting down; retry shortly'), request.id);
   });
   const metrics = app.get(MetricsService);
   installLoadShedding(fastify, config.maxInFlight, {
     inFlight: (count) => metrics.httpInFlight.set(count),
-    shed: () => metrics.httpShed.inc(),
+    shed: (request, reply) => {
+      metrics.httpShed.inc();
+      sendError(reply, ApiError.unavailable('The service is at capacity; retry shortly'), request.id);
+    },
   });
   // while draining, every response closes its connection: keep-alive sockets would hold the close open
   fastify.addHook('onSend', (_request, reply, payload, done) => {

@@ -1,17 +1,19 @@
 import { Module, RequestMethod } from '@nestjs/common';
-import { ConfigModule, ConfigService } from '@nestjs/config';
 import { APP_FILTER, APP_PIPE, DiscoveryModule } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { serializeError } from './common/error-serializer';
 import { logDestination } from './common/log-destination';
-import { AllExceptionsFilter } from './common/errors/all-exceptions.filter';
+import { AllExceptionsFilter } from './all-exceptions.filter';
 import { createValidationPipe } from './common/http/validation.pipe';
-import { Config, configLoaders } from './config';
+import { MetricsModule } from './common/metrics/metrics.module';
+import { TypedConfigService } from './config';
+import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { ENTITIES } from './entities';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { HealthModule } from './modules/health/health.module';
-import { MetricsModule } from './modules/metrics/metrics.module';
+import { MetricsEndpointModule } from './modules/metrics/metrics-endpoint.module';
 import { ProductsModule } from './modules/products/products.module';
 import { StockModule } from './modules/stock/stock.module';
 import { UsersModule } from './modules/users/users.module';
@@ -20,10 +22,10 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
 @Module({
   imports: [
     DiscoveryModule,
-    ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: configLoaders }),
+    AppConfigModule,
     LoggerModule.forRootAsync({
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<Config, true>) => ({
+      inject: [TypedConfigService],
+      useFactory: (config: TypedConfigService) => ({
         forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
         pinoHttp: [
           {
@@ -47,7 +49,8 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
       }),
     }),
     MetricsModule,
-    DatabaseModule,
+    MetricsEndpointModule,
+    DatabaseModule.forRoot(ENTITIES),
     AuditModule,
     UsersModule,
     AuthModule,

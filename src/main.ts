@@ -1,11 +1,10 @@
-import { ConfigService } from '@nestjs/config';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from 'nestjs-pino';
 import { createApp } from './app.factory';
 import { flushLogs } from './common/log-destination';
-import { Config, configLoaders } from './config';
+import { configLoaders, TypedConfigService } from './config';
 import { ConfigError } from './config/validate-config';
-import { ShutdownState } from './modules/health/health.controller';
+import { ShutdownState } from './modules/health/shutdown-state';
 
 const SHUTDOWN_TIMEOUT_MS = 15_000;
 /** From SIGTERM to closing the listener: lets the event loop accept and read what clients already sent. */
@@ -20,7 +19,7 @@ async function bootstrap(): Promise<void> {
     process.exit(1);
   }
   const app = await createApp();
-  const config = app.get<ConfigService<Config, true>>(ConfigService);
+  const config = app.get(TypedConfigService);
   const { port } = config.getOrThrow('app', { infer: true });
   const database = config.getOrThrow('database', { infer: true });
   // SIGTERM/SIGINT: readiness turns 503, in-flight requests finish, the pool closes, exit 0

@@ -8,7 +8,9 @@ import { RequestMethod, Type } from '@nestjs/common';
 import { METHOD_METADATA, MODULE_PATH, PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner, ModulesContainer } from '@nestjs/core';
 import type { Response, Test } from 'supertest';
-import { ADMIN, bearer, PASSWORD, startTestApp, TestApp } from './support/test-app';
+import { errorBodyProblems } from './support/errors';
+import { ADMIN, PASSWORD } from './support/service-env';
+import { bearer, startTestApp, TestApp } from './support/test-app';
 
 type Role = 'viewer' | 'operator' | 'manager' | 'admin' | 'monitor';
 /** A hand-written copy of the contract's roles: not imported from src, so the test can disagree with it. */
@@ -228,13 +230,8 @@ describe('access matrix: who may call what', () => {
     const got = `${describeRoute(route)}: expected ${status} ${code}, got ${res.status} ${JSON.stringify(res.body)}`;
     if (res.status !== status) return got;
     if (route.method === 'HEAD') return null; // no body on HEAD
-    const body = res.body as Record<string, unknown>;
-    if (body.statusCode !== status || body.code !== code) return got;
-    if (typeof body.message !== 'string' || body.message.length === 0) return `${got} (no message)`;
-    if (typeof body.requestId !== 'string' || body.requestId !== res.headers['x-request-id']) {
-      return `${got} (requestId does not match X-Request-Id ${res.headers['x-request-id']})`;
-    }
-    return null;
+    const problems = errorBodyProblems(res, status, code);
+    return problems.length ? `${got} (${problems.join(', ')})` : null;
   }
 
   it('finds the routes in the running app (Nest metadata and the Fastify router agree)', () => {

@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { Response } from 'supertest';
 import { Role, ROLES } from '../src/common/roles';
-import { ADMIN, bearer, PASSWORD, startTestApp, TestApp } from './support/test-app';
+import type { UserView } from '../src/modules/users/dto/user.dto';
+import { expectError, expectValidation } from './support/errors';
+import { ADMIN, PASSWORD } from './support/service-env';
+import { bearer, startTestApp, TestApp } from './support/test-app';
 
 /**
  * The contract's Auth and Users sections, over HTTP, on the jest project's driver.
@@ -11,17 +14,9 @@ import { ADMIN, bearer, PASSWORD, startTestApp, TestApp } from './support/test-a
  */
 
 type Json = Record<string, unknown>;
-interface UserView {
-  id: number;
-  username: string;
-  role: Role;
-  disabled: boolean;
-  createdAt: string;
-}
 
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const USER_KEYS = ['createdAt', 'disabled', 'id', 'role', 'username'];
-const ERROR_KEYS = ['code', 'message', 'requestId', 'statusCode'];
 const FAILED_LOGINS_PER_USERNAME = 10;
 const FAILED_LOGINS_PER_ADDRESS = 100;
 const LOGIN_WINDOW_SECONDS = 15 * 60;
@@ -105,31 +100,6 @@ async function getUser(id: number): Promise<UserView> {
 async function userByName(username: string): Promise<UserView | undefined> {
   const res = await t.http.get('/api/users?limit=200').set(bearer(adminToken)).expect(200);
   return (res.body.items as UserView[]).find((u) => u.username === username);
-}
-
-/** The contract's error body: {statusCode, code, message, details?, requestId}, requestId = X-Request-Id. */
-function expectError(res: Response, status: number, code: string): void {
-  expect({ status: res.status, code: res.body?.code }).toEqual({ status, code });
-  const keys = Object.keys(res.body as Json);
-  expect(keys).toEqual(expect.arrayContaining(ERROR_KEYS));
-  expect(keys.filter((key) => !ERROR_KEYS.includes(key) && key !== 'details')).toEqual([]);
-  expect(res.body.statusCode).toBe(status);
-  expect(typeof res.body.message).toBe('string');
-  expect(res.body.message).not.toBe('');
-  expect(typeof res.body.requestId).toBe('string');
-  expect(res.body.requestId).toBe(res.headers['x-request-id']);
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-}
-
-/** 400 VALIDATION_FAILED whose details.fields names each of `fields` with at least one message. */
-function expectValidation(res: Response, fields: string[]): void {
-  expectError(res, 400, 'VALIDATION_FAILED');
-  const got = res.body.details?.fields as Record<string, unknown> | undefined;
-  expect(got).toEqual(expect.any(Object));
-  expect(Object.keys(got!)).toEqual(expect.arrayContaining(fields));
-  for (const field of fields) {
-    expect(got![field]).toEqual(expect.arrayContaining([expect.any(String)]));
-  }
 }
 
 /** Every stored password hash right now. */

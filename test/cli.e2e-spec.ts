@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { serviceEnv } from './support/service-env';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from '../src/database/migrations';
 import { createTestDatabase, TestDatabase, testDbType } from './support/test-database';
@@ -33,14 +34,7 @@ describe('operator CLI', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    env = {
-      ...database.env,
-      NODE_ENV: 'test',
-      JWT_SECRET: 'cli-test-secret-long-enough-0123456789abcdef',
-      ADMIN_USERNAME: 'admin',
-      ADMIN_PASSWORD: 'admin-password-123',
-      REDIS_URL: '',
-    };
+    env = serviceEnv(database);
     await promisify(execFile)(process.execPath, [CLI, 'migrate'], { env: { ...process.env, ...env } });
     service = await startServiceProcess(env);
   });

@@ -1,14 +1,13 @@
 import { createTestDatabase, TestDatabase, testDbType } from './support/test-database';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { loginTo } from './support/service-client';
+import { ADMIN, PASSWORD, serviceEnv } from './support/service-env';
 
 /**
  * Many parallel requests against the service running as several processes on one database
  * (MySQL/MariaDB; SQLite runs one process), each suite then checked against the ledger.
  */
 const PROCESSES = testDbType() === 'mysql' ? 2 : 1;
-const ADMIN = { username: 'admin', password: 'admin-password-123' };
-const PASSWORD = 'correct-horse-battery';
 
 interface Answer {
   status: number;
@@ -67,15 +66,7 @@ describe(`concurrency (${PROCESSES} process${PROCESSES > 1 ? 'es' : ''})`, () =>
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    const env = {
-      ...database.env,
-      NODE_ENV: 'test',
-      JWT_SECRET: 'concurrency-test-secret-long-enough-0123456789',
-      ADMIN_USERNAME: ADMIN.username,
-      ADMIN_PASSWORD: ADMIN.password,
-      RATE_LIMIT_PER_MINUTE: '0',
-      REDIS_URL: '',
-    };
+    const env = serviceEnv(database);
     services.push(await startServiceProcess(env)); // the first migrates and creates the admin
     for (let i = 1; i < PROCESSES; i++) services.push(await startServiceProcess(env));
     const admin = await login(ADMIN.username, ADMIN.password);

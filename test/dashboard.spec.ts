@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MetricsService } from '../src/modules/metrics/metrics.service';
+import { MetricsService } from '../src/common/metrics/metrics.service';
 
 interface Dashboard {
   panels: { title: string; targets: { expr: string }[] }[];

@@ -1,20 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { loginTo } from './support/service-client';
+import { ADMIN, serviceEnv } from './support/service-env';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { TcpProxy } from './support/tcp-proxy';
 import { createTestDatabase, MYSQL_TEST_SERVER, TestDatabase, testDbType } from './support/test-database';
-import { loginTo } from './support/service-client';
-
-const ADMIN = { username: 'admin', password: 'admin-password-123' };
-
-/** Polls until `check` holds or `ms` passes; returns whether it held. Bounded: never a timer assertion. */
-async function within(ms: number, check: () => Promise<boolean>): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(100);
-  }
-  return check();
-}
+import { within } from './support/wait';
 
 // A database that goes away and comes back: MySQL/MariaDB only (SQLite is a file inside the process).
 (testDbType() === 'mysql' ? describe : describe.skip)('database outage', () => {
@@ -35,17 +24,7 @@ async function within(ms: number, check: () => Promise<boolean>): Promise<boolea
     database = await createTestDatabase();
     proxy = new TcpProxy(MYSQL_TEST_SERVER.host, MYSQL_TEST_SERVER.port);
     await proxy.open();
-    service = await startServiceProcess({
-      ...database.env,
-      DB_HOST: '127.0.0.1',
-      DB_PORT: String(proxy.port),
-      NODE_ENV: 'test',
-      JWT_SECRET: 'outage-test-secret-long-enough-0123456789',
-      ADMIN_USERNAME: ADMIN.username,
-      ADMIN_PASSWORD: ADMIN.password,
-      RATE_LIMIT_PER_MINUTE: '0',
-      REDIS_URL: '',
-    });
+    service = await startServiceProcess(serviceEnv(database, { DB_HOST: '127.0.0.1', DB_PORT: String(proxy.port) }));
     token = await loginTo(service.url, ADMIN);
   });
 

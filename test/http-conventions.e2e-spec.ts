@@ -6,11 +6,11 @@
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Response, Test } from 'supertest';
+import { expectError, expectValidation } from './support/errors';
 import { bearer, startTestApp, TestApp } from './support/test-app';
 
 const MIB = 1024 * 1024;
 const CLIENT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
-const ERROR_KEYS = ['statusCode', 'code', 'message', 'details', 'requestId'];
 
 /** What must never reach a client in an error body. */
 const LEAKS: [string, RegExp][] = [
@@ -46,33 +46,16 @@ const fromSupertest = (res: Response): Answer => ({
   body: (res.body ?? {}) as Record<string, unknown>,
 });
 
-/** The contract's error body: status and code, a message, the request id, nothing internal. */
+/** The contract's error body (support/errors), and nothing internal in its text. */
 function expectErrorBody(res: Answer, status: number, code: string): void {
-  expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
-  expect(String(res.headers['content-type'])).toMatch(/^application\/json/);
-  expect(res.body).toEqual(
-    expect.objectContaining({
-      statusCode: status,
-      code,
-      message: expect.any(String),
-      requestId: res.headers['x-request-id'],
-    }),
-  );
-  expect(typeof res.body.requestId === 'string' && res.body.requestId.length > 0).toBe(true);
-  expect(Object.keys(res.body).filter((key) => !ERROR_KEYS.includes(key))).toEqual([]);
+  expectError(res, status, code);
   expect(leaksIn(res.text)).toEqual([]);
 }
 
 /** VALIDATION_FAILED lists fields: `{ fields: { "<path>": ["<message>", ...] } }`, at least one. */
 function expectValidationFailed(res: Answer): void {
-  expectErrorBody(res, 400, 'VALIDATION_FAILED');
-  const details = res.body.details as { fields?: Record<string, unknown> } | undefined;
-  expect(details?.fields).toEqual(expect.any(Object));
-  const fields = Object.entries(details!.fields!);
-  expect(fields.length).toBeGreaterThan(0);
-  for (const [, messages] of fields) {
-    expect(messages).toEqual(expect.arrayContaining([expect.any(String)]));
-  }
+  expectValidation(res);
+  expect(leaksIn(res.text)).toEqual([]);
 }
 
 describe('HTTP conventions', () => {

@@ -9,10 +9,10 @@
  * queue) and nothing is shed; the rest holds there too.
  */
 import { loginTo } from './support/service-client';
+import { ADMIN, serviceEnv } from './support/service-env';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { createTestDatabase, TestDatabase, testDbType } from './support/test-database';
 
-const ADMIN = { username: 'admin', password: 'admin-password-overload' };
 const CONNECTIONS = 200;
 const LOAD_MS = 3000;
 const CAP = 16;
@@ -52,16 +52,7 @@ describe('load shedding (MAX_IN_FLIGHT)', () => {
 
   const start = async (maxInFlight: number) => {
     await service?.stop();
-    service = await startServiceProcess({
-      ...database.env,
-      NODE_ENV: 'test',
-      JWT_SECRET: 'load-shedding-test-secret-long-enough-0123456789',
-      ADMIN_USERNAME: ADMIN.username,
-      ADMIN_PASSWORD: ADMIN.password,
-      REDIS_URL: '',
-      RATE_LIMIT_PER_MINUTE: '0',
-      MAX_IN_FLIGHT: String(maxInFlight),
-    });
+    service = await startServiceProcess(serviceEnv(database, { MAX_IN_FLIGHT: String(maxInFlight) }));
     token = await loginTo(service.url, ADMIN);
   };
   const call = async (method: string, path: string, body?: object) => {

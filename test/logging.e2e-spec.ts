@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { ADMIN, serviceEnv } from './support/service-env';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { loginTo } from './support/service-client';
 import { createTestDatabase, TestDatabase, testDbType } from './support/test-database';
-
-const ADMIN = { username: 'admin', password: 'admin-password-logged?' };
+import { waitFor } from './support/wait';
 
 describe('structured logs', () => {
   let database: TestDatabase;
@@ -12,14 +11,7 @@ describe('structured logs', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    service = await startServiceProcess({
-      ...database.env,
-      NODE_ENV: 'test',
-      JWT_SECRET: 'logging-test-secret-long-enough-0123456789',
-      ADMIN_USERNAME: ADMIN.username,
-      ADMIN_PASSWORD: ADMIN.password,
-      REDIS_URL: '',
-    });
+    service = await startServiceProcess(serviceEnv(database));
   });
   afterAll(async () => {
     await service?.stop();
@@ -38,10 +30,18 @@ describe('structured logs', () => {
     });
     await fetch(`${service.url}/api/users`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${accessToken}`, 'Content-Type': 'application/json' },
+      headers: {
+        Authorization: `Bearer ${accessToken}`,
+        'Content-Type': 'application/json',
+        'X-Request-Id': 'log-test-user',
+      },
       body: JSON.stringify({ username: 'logged-user', password: 'another-secret-password', role: 'viewer' }),
     });
-    await sleep(300); // the log destination writes asynchronously
+    // the log destination writes asynchronously: wait until all three requests are in it
+    const logged = (id: string) => readFileSync(service.logFile, 'utf8').includes(`"id":"${id}"`);
+    await waitFor('the three request log lines', () =>
+      ['log-test-login', 'log-test-me', 'log-test-user'].every(logged),
+    );
 
     const log = readFileSync(service.logFile, 'utf8');
     const lines = log
@@ -95,28 +95,17 @@ describe('structured logs', () => {
       500,
     );
 
-    const errors = await waitForLogLines(
-      (l) => l.level === 50 && ['log-refused-create', 'log-refused-update'].includes(String(l.requestId)),
-      2,
-    );
+    const errorLines = () =>
+      readFileSync(service.logFile, 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((l) => l.level === 50 && ['log-refused-create', 'log-refused-update'].includes(String(l.requestId)));
+    await waitFor('both refusals logged', () => errorLines().length === 2);
+    const errors = errorLines();
     for (const line of errors) expect(JSON.stringify(line)).toContain('refused by the test'); // the cause is there
     const log = readFileSync(service.logFile, 'utf8');
     expect(log).not.toMatch(/\$argon2/);
     expect(log).not.toMatch(/INSERT INTO|UPDATE [`"]?users/i);
   });
-
-  /** Log lines matching `match`, once there are `count` of them (the destination writes asynchronously). */
-  async function waitForLogLines(match: (line: Record<string, unknown>) => boolean, count: number) {
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const lines = readFileSync(service.logFile, 'utf8')
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .filter(match);
-      if (lines.length >= count) return lines;
-      if (Date.now() > deadline) throw new Error(`only ${lines.length} of ${count} log lines within 5 s`);
-      await sleep(50);
-    }
-  }
 });

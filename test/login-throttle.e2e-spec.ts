@@ -3,11 +3,11 @@
  * proxy may name (TRUST_PROXY; IPv6 counted by its /64).
  */
 import { readFileSync } from 'node:fs';
+import { ADMIN, serviceEnv } from './support/service-env';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { createTestDatabase, TestDatabase } from './support/test-database';
 import { bearer, startTestApp, TestApp } from './support/test-app';
 
-const ADMIN = { username: 'admin', password: 'admin-password-burst' };
 const MIB = 1024 * 1024;
 
 /** The most memory the process has held so far (VmHWM), in bytes. */
@@ -40,17 +40,13 @@ describe('a burst of logins against one service process', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    service = await startServiceProcess({
-      ...database.env,
-      NODE_ENV: 'test',
-      JWT_SECRET: 'login-burst-test-secret-long-enough-0123456789',
-      ADMIN_USERNAME: ADMIN.username,
-      ADMIN_PASSWORD: ADMIN.password,
-      REDIS_URL: '',
-      LOGIN_CONCURRENCY: '1',
-      // room for 16 argon2 runs at once (64 MiB each): only the cap keeps them to one
-      UV_THREADPOOL_SIZE: '16',
-    });
+    service = await startServiceProcess(
+      serviceEnv(database, {
+        LOGIN_CONCURRENCY: '1',
+        // room for 16 argon2 runs at once (64 MiB each): only the cap keeps them to one
+        UV_THREADPOOL_SIZE: '16',
+      }),
+    );
   });
   afterAll(async () => {
     await service?.stop();

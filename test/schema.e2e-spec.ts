@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { readDatabaseConfig } from '../src/config/database.config';
 import { InventoryDataSource, resolveDataSourceOptions } from '../src/database/data-source.options';
 import { runMigrations } from '../src/database/migrate';
+import { ENTITIES } from '../src/entities';
 import { createTestDatabase, TestDatabase } from './support/test-database';
 
 describe('schema', () => {
@@ -11,7 +12,7 @@ describe('schema', () => {
   beforeAll(async () => {
     database = await createTestDatabase();
     dataSource = await new InventoryDataSource(
-      await resolveDataSourceOptions(readDatabaseConfig(database.env)),
+      await resolveDataSourceOptions(readDatabaseConfig(database.env), ENTITIES),
     ).initialize();
   });
   afterAll(async () => {

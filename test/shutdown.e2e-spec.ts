@@ -1,18 +1,18 @@
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createConnection } from 'mysql2/promise';
-import { ShutdownState } from '../src/modules/health/health.controller';
+import { ShutdownState } from '../src/modules/health/shutdown-state';
 import { loginTo } from './support/service-client';
+import { ADMIN, serviceEnv } from './support/service-env';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import { bearer, startTestApp, TestApp } from './support/test-app';
 import { createTestDatabase, MYSQL_TEST_SERVER, TestDatabase, testDbType } from './support/test-database';
+import { waitFor } from './support/wait';
 
 /**
  * SIGTERM as an orchestrator sends it: readiness turns 503, what is in flight finishes and is kept,
  * what arrives is refused with a clear 503, the pool closes and the process exits 0 with its logs written.
  * SIGKILL as a crash: what had not committed is gone, its Idempotency-Key with it.
  */
-const ADMIN = { username: 'admin', password: 'admin-password-123' };
 const BURST = 30;
 
 describe('while draining (in process)', () => {
@@ -89,7 +89,7 @@ describe('SIGTERM (service process)', () => {
           "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%FROM stock_levels%FOR UPDATE%' AND ID <> CONNECTION_ID()";
         const count = async () =>
           ((await blocker.query(sql, [database.env.DB_NAME])) as unknown as [{ n: number }[]])[0][0].n;
-        while ((await count()) === 0) await sleep(20);
+        await waitFor('the service locking the held levels', async () => (await count()) > 0);
       },
       release: () => blocker.query('COMMIT'),
       end: () => blocker.end(),
@@ -98,15 +98,7 @@ describe('SIGTERM (service process)', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    env = {
-      ...database.env,
-      NODE_ENV: 'test',
-      JWT_SECRET: 'shutdown-test-secret-long-enough-0123456789',
-      ADMIN_USERNAME: ADMIN.username,
-      ADMIN_PASSWORD: ADMIN.password,
-      RATE_LIMIT_PER_MINUTE: '0',
-      REDIS_URL: '',
-    };
+    env = serviceEnv(database);
   });
   afterAll(async () => {
     await Promise.all(running.map((s) => s.stop()));
@@ -168,8 +160,15 @@ describe('SIGTERM (service process)', () => {
         await held.writeWaiting();
 
         service.child.kill('SIGTERM');
-        while (!readFileSync(service.logFile, 'utf8').includes('draining in-flight requests')) await sleep(20);
-        await sleep(300); // past the settle: the listener is closed, the blocked request still holds the exit
+        const draining = () => readFileSync(service.logFile, 'utf8').includes('draining in-flight requests');
+        await waitFor('the drain to begin', draining);
+        // past the settle the listener is closed (a new connection is refused); the blocked request still holds the exit
+        const refused = () =>
+          fetch(`${service.url}/health/live`).then(
+            () => false,
+            () => true,
+          );
+        await waitFor('the listener to close', refused);
         expect(service.child.exitCode).toBeNull();
 
         await held.release();

@@ -1,4 +1,3 @@
-import { ConfigService } from '@nestjs/config';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { Command, CommandRunner, Option } from 'nest-commander';
@@ -7,7 +6,8 @@ import { userInfo } from 'node:os';
 import { DataSource } from 'typeorm';
 import { RequestContext } from '../common/decorators/auth.decorators';
 import { Role, ROLES } from '../common/roles';
-import { Config } from '../config';
+import { USERNAME_RULE } from '../common/usernames';
+import { TypedConfigService } from '../config';
 import { MAX_ACCESS_TOKEN_TTL_SECONDS, parseDuration } from '../config/auth.config';
 import { AuthService } from '../modules/auth/auth.service';
 import { StockService } from '../modules/stock/stock.service';
@@ -62,7 +62,7 @@ export class UserCreateCommand extends CommandRunner {
     );
   }
 
-  @Option({ flags: '-u, --username <username>', description: 'login name, 3..64 of [a-z0-9._-]', required: true })
+  @Option({ flags: '-u, --username <username>', description: `login name, ${USERNAME_RULE}`, required: true })
   parseUsername(value: string): string {
     return value;
   }
@@ -96,7 +96,7 @@ export class TokenIssueCommand extends CommandRunner {
   constructor(
     private readonly users: UsersRepository,
     private readonly auth: AuthService,
-    private readonly config: ConfigService<Config, true>,
+    private readonly config: TypedConfigService,
   ) {
     super();
   }
@@ -149,7 +149,7 @@ export class TokenIssueCommand extends CommandRunner {
 export class MigrateCommand extends CommandRunner {
   constructor(
     private readonly dataSource: DataSource,
-    private readonly config: ConfigService<Config, true>,
+    private readonly config: TypedConfigService,
   ) {
     super();
   }

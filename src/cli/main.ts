@@ -1,5 +1,5 @@
 import { CommandFactory } from 'nest-commander';
-import { uniqueViolation } from '../common/errors/all-exceptions.filter';
+import { uniqueViolation } from '../all-exceptions.filter';
 import { configLoaders } from '../config';
 import { ConfigError } from '../config/validate-config';
 import { CliModule } from './cli.module';

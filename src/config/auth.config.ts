@@ -4,10 +4,10 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { USERNAME_PATTERN, USERNAME_RULE } from '../common/usernames';
 import { readDatabaseConfig } from './database.config';
 import { ConfigError, validateConfig } from './validate-config';
 
-export const USERNAME_PATTERN = /^[a-z0-9._-]{3,64}$/;
 const DURATION_PATTERN = /^(\d{1,9})([smhd]?)$/;
 const MIN_SECRET_BYTES = 32;
 /** The longest JWT_TTL: an access token that leaks is good for at most a day. */
@@ -18,7 +18,7 @@ class AuthEnv {
   @IsOptional()
   @Matches(DURATION_PATTERN, { message: 'must be seconds or a number with s, m, h or d (e.g. 900, 15m, 1h)' })
   JWT_TTL?: string;
-  @IsOptional() @Matches(USERNAME_PATTERN, { message: 'must be 3..64 of [a-z0-9._-]' }) ADMIN_USERNAME?: string;
+  @IsOptional() @Matches(USERNAME_PATTERN, { message: `must be ${USERNAME_RULE}` }) ADMIN_USERNAME?: string;
   @IsOptional() @IsString() @Length(12, 128) ADMIN_PASSWORD?: string;
   @IsOptional() @IsInt() @Min(0) @Max(10_000_000) RATE_LIMIT_PER_MINUTE?: number;
   @IsOptional() @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' }) REDIS_URL?: string;

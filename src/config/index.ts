@@ -11,5 +11,8 @@ export interface Config {
   auth: AuthConfig;
 }
 
-/** Inject this to read config with types: `config.getOrThrow('auth', { infer: true })`. */
-export type TypedConfigService = ConfigService<Config, true>;
+/**
+ * Inject this to read config with types: `config.getOrThrow('auth', { infer: true })`. A class, not a
+ * type alias, so that it can be the injection token (AppConfigModule makes it Nest's ConfigService).
+ */
+export abstract class TypedConfigService extends ConfigService<Config, true> {}

@@ -3,16 +3,12 @@ import { dirname } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { DatabaseConfig } from '../config/database.config';
-import { AuditLog } from '../modules/audit/entities/audit-log.entity';
-import { Product } from '../modules/products/entities/product.entity';
-import { IdempotencyKey } from '../modules/stock/entities/idempotency-key.entity';
-import { StockLevel } from '../modules/stock/entities/stock-level.entity';
-import { StockMovement } from '../modules/stock/entities/stock-movement.entity';
-import { User } from '../modules/users/entities/user.entity';
-import { Warehouse } from '../modules/warehouses/entities/warehouse.entity';
+import { isLongText } from './columns';
+import { dialectOf } from './dialect';
 import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations';
 
-export const ENTITIES = [User, Warehouse, Product, StockLevel, StockMovement, IdempotencyKey, AuditLog];
+/** The entity classes of every table (src/entities.ts): database/ names no feature module itself. */
+export type Entities = NonNullable<DataSourceOptions['entities']>;
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
 export type MysqlFlavor = 'mysql' | 'mariadb';
@@ -33,14 +29,18 @@ export async function detectMysqlFlavor(db: Extract<DatabaseConfig, { type: 'mys
 }
 
 /** Options with the server flavour detected: what the app and the tests connect with. */
-export async function resolveDataSourceOptions(db: DatabaseConfig): Promise<DataSourceOptions> {
-  return dataSourceOptions(db, db.type === 'mysql' ? await detectMysqlFlavor(db) : 'mysql');
+export async function resolveDataSourceOptions(db: DatabaseConfig, entities: Entities): Promise<DataSourceOptions> {
+  return dataSourceOptions(db, entities, db.type === 'mysql' ? await detectMysqlFlavor(db) : 'mysql');
 }
 
 /** One place that turns config into TypeORM options, for the app, the CLI and the tests. */
-export function dataSourceOptions(db: DatabaseConfig, flavor: MysqlFlavor = 'mysql'): DataSourceOptions {
+export function dataSourceOptions(
+  db: DatabaseConfig,
+  entities: Entities,
+  flavor: MysqlFlavor = 'mysql',
+): DataSourceOptions {
   const common = {
-    entities: ENTITIES,
+    entities,
     synchronize: false,
     migrationsRun: false,
     migrationsTableName: 'migrations',
@@ -84,24 +84,20 @@ export function dataSourceOptions(db: DatabaseConfig, flavor: MysqlFlavor = 'mys
   };
 }
 
-/** Columns whose text can pass MySQL's 64 KB TEXT (a 100-line batch with long notes): MEDIUMTEXT there. */
-const MEDIUM_TEXT_COLUMNS: [new () => object, string][] = [
-  [AuditLog, 'before'],
-  [AuditLog, 'after'],
-  [IdempotencyKey, 'responseBody'],
-];
-
 /**
  * The DataSource of the service, the CLI and the TypeORM CLI. TypeORM has no per-driver column type,
- * so on MySQL/MariaDB the entity metadata of the long text columns is widened to MEDIUMTEXT, matching
- * the migrations (SQLite's TEXT has no such limit).
+ * so the metadata of each LongTextColumn is widened where the dialect says (MEDIUMTEXT on MySQL/MariaDB,
+ * matching the migrations; SQLite's TEXT has no such limit).
  */
 export class InventoryDataSource extends DataSource {
   protected override async buildMetadatas(): Promise<void> {
     await super.buildMetadatas();
-    if (this.options.type === 'better-sqlite3') return;
-    for (const [entity, property] of MEDIUM_TEXT_COLUMNS) {
-      this.getMetadata(entity).findColumnWithPropertyName(property)!.type = 'mediumtext';
+    const { longText } = dialectOf(this);
+    if (!longText) return;
+    for (const metadata of this.entityMetadatas) {
+      for (const column of metadata.columns) {
+        if (isLongText(metadata.target, column.propertyName)) column.type = longText;
+      }
     }
   }
 }

@@ -25,7 +25,6 @@ export class PoolAcquireTimeoutError extends Error {
  * Idle connections are mysql2's own business (`idleTimeout`, see data-source.options.ts).
  */
 export function applyPoolLimits(dataSource: DataSource, limits: PoolLimits): void {
-  if (dataSource.options.type === 'better-sqlite3') return;
   const pool = (dataSource.driver as unknown as { pool: Mysql2Pool }).pool;
   const bornAt = new WeakMap<PooledConnection, number>();
   pool.on('connection', (connection) => bornAt.set(connection, Date.now()));

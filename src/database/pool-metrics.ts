@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { MetricsService } from '../modules/metrics/metrics.service';
+import { MetricsService } from '../common/metrics/metrics.service';
+import { dialectOf } from './dialect';
 
 /** mysql2's pool keeps its counts in fields it does not document; read defensively. */
 interface Mysql2PoolInternals {
@@ -18,13 +19,15 @@ export class PoolMetrics implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
+    if (dialectOf(this.dataSource).sharedConnection) {
+      this.metrics.poolSnapshot = () => ({ open: 1, idle: 0, waiting: 0 });
+      return;
+    }
     const pool = (this.dataSource.driver as unknown as { pool?: Mysql2PoolInternals }).pool;
-    this.metrics.poolSnapshot = pool
-      ? () => ({
-          open: pool._allConnections?.length ?? 0,
-          idle: pool._freeConnections?.length ?? 0,
-          waiting: pool._connectionQueue?.length ?? 0,
-        })
-      : () => ({ open: 1, idle: 0, waiting: 0 }); // SQLite: one shared connection
+    this.metrics.poolSnapshot = () => ({
+      open: pool?._allConnections?.length ?? 0,
+      idle: pool?._freeConnections?.length ?? 0,
+      waiting: pool?._connectionQueue?.length ?? 0,
+    });
   }
 }

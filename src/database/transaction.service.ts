@@ -1,76 +1,59 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Mutex } from 'async-mutex';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { ApiError } from '../common/errors/api-error';
-import { RETRY_AFTER_SECONDS } from '../common/errors/error-codes';
-import { MetricsService } from '../modules/metrics/metrics.service';
+import { MetricsService } from '../common/metrics/metrics.service';
+import { Dialect, dialectOf, retryReason } from './dialect';
+import { Transaction } from './transaction';
 
-/** MySQL/MariaDB errors after which the whole transaction is rolled back and tried again. */
-const RETRYABLE: Record<number, string> = {
-  1213: 'deadlock',
-  1205: 'lock_wait_timeout',
-  1020: 'snapshot_conflict', // MariaDB 11.6+ innodb_snapshot_isolation: "Record has changed since last read"
-};
 const MAX_ATTEMPTS = 6;
 const BASE_BACKOFF_MS = 4;
 
-export interface TransactionBounds {
-  begin: string;
-  commit: string;
-}
-
-function retryReason(error: unknown): string | null {
-  const errno = error instanceof QueryFailedError ? (error.driverError as { errno?: number }).errno : undefined;
-  return errno !== undefined ? (RETRYABLE[errno] ?? null) : null;
-}
-
 /**
  * The only way the service writes. On MySQL/MariaDB each unit of work is one transaction on its own
- * pooled connection, retried whole on deadlock, lock-wait timeout or snapshot conflict. better-sqlite3
- * shares one connection, so two transactions at once would fail ("cannot start a transaction within
- * a transaction"): there, writes queue behind one mutex.
+ * pooled connection, retried whole on deadlock, lock-wait timeout or snapshot conflict. SQLite shares
+ * one connection, so two transactions at once would fail ("cannot start a transaction within a
+ * transaction"): there, writes queue behind one mutex.
  */
 @Injectable()
 export class TransactionService {
   private readonly logger = new Logger(TransactionService.name);
-  private readonly sqliteWriteLock: Mutex | null;
+  private readonly dialect: Dialect;
+  private readonly writeLock: Mutex | null;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
   ) {
-    this.sqliteWriteLock = dataSource.options.type === 'better-sqlite3' ? new Mutex() : null;
+    this.dialect = dialectOf(dataSource);
+    this.writeLock = this.dialect.sharedConnection ? new Mutex() : null;
   }
 
+  /** `work` inside TypeORM's transaction: its EntityManager's queries are the transaction's. */
   run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.withRetries(() => this.dataSource.transaction(work));
   }
 
   /**
-   * A transaction whose BEGIN and COMMIT ride with the work's first and last round trips: the work puts
-   * `bounds.begin` before its first statements and `bounds.commit` after its last ones (MySQL runs them
-   * as one multi-statement query each). Any failure rolls back. On SQLite the bounds are empty and the
-   * work runs inside an ordinary transaction.
+   * `work` with a Transaction whose BEGIN and COMMIT ride with its first and last round trips (see
+   * Transaction). It commits when `work` returns without having done so, and rolls back when it throws.
    */
-  runInline<T>(work: (manager: EntityManager, bounds: TransactionBounds) => Promise<T>): Promise<T> {
-    if (this.sqliteWriteLock) return this.run((manager) => work(manager, { begin: '', commit: '' }));
+  runInline<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.withRetries(async () => {
-      const runner = this.dataSource.createQueryRunner();
+      const tx = new Transaction(this.dataSource.createQueryRunner(), this.dialect);
       try {
-        await runner.connect();
-        return await work(runner.manager, { begin: 'START TRANSACTION', commit: 'COMMIT' });
-      } catch (error) {
-        await runner.query('ROLLBACK').catch(() => undefined);
-        throw error;
+        const result = await work(tx);
+        await tx.commit();
+        return result;
       } finally {
-        await runner.release();
+        await tx.release();
       }
     });
   }
 
   private async withRetries<T>(attemptOnce: () => Promise<T>): Promise<T> {
-    if (this.sqliteWriteLock) return this.sqliteWriteLock.runExclusive(attemptOnce);
+    if (this.writeLock) return this.writeLock.runExclusive(attemptOnce);
     for (let attempt = 1; ; attempt++) {
       try {
         return await attemptOnce();
@@ -80,12 +63,7 @@ export class TransactionService {
         this.metrics.dbRetries.inc({ reason });
         if (attempt >= MAX_ATTEMPTS) {
           this.logger.warn({ reason, attempts: attempt }, 'Transaction retries exhausted');
-          throw new ApiError(
-            'SERVICE_UNAVAILABLE',
-            'The database is busy; retry shortly',
-            undefined,
-            RETRY_AFTER_SECONDS,
-          );
+          throw ApiError.unavailable('The database is busy; retry shortly');
         }
         // full jitter: spreads the retries of transactions that collided
         await sleep(Math.random() * BASE_BACKOFF_MS * 2 ** attempt);

@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { within } from './wait';
 
 const MAIN = join(process.cwd(), 'dist', 'src', 'main.js');
 const START_TIMEOUT_MS = 30_000;
@@ -42,15 +42,11 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
     stdio: ['ignore', out, out],
   });
   closeSync(out);
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    const log = readFileSync(logFile, 'utf8');
-    if (log.includes('Inventory service listening')) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`service did not start (exit ${child.exitCode}):\n${log}`);
-    }
-    await sleep(50);
+  const listening = () => readFileSync(logFile, 'utf8').includes('Inventory service listening');
+  await within(START_TIMEOUT_MS, () => child.exitCode !== null || listening(), 50);
+  if (!listening()) {
+    child.kill('SIGKILL');
+    throw new Error(`service did not start (exit ${child.exitCode}):\n${readFileSync(logFile, 'utf8')}`);
   }
   return {
     url: `http://127.0.0.1:${port}`,

@@ -4,10 +4,8 @@ import type TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.factory';
 import { Role, ROLES } from '../../src/common/roles';
+import { ADMIN, PASSWORD, serviceEnv } from './service-env';
 import { createTestDatabase, TestDatabase } from './test-database';
-
-export const ADMIN = { username: 'admin', password: 'admin-password-123' };
-export const PASSWORD = 'correct-horse-battery';
 
 export interface TestApp {
   app: NestFastifyApplication;
@@ -28,16 +26,7 @@ export interface TestApp {
  */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
-  Object.assign(process.env, {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
-    ADMIN_USERNAME: ADMIN.username,
-    ADMIN_PASSWORD: ADMIN.password,
-    RATE_LIMIT_PER_MINUTE: '0',
-    ...database.env,
-    ...env,
-  });
+  Object.assign(process.env, serviceEnv(database, { LOG_LEVEL: 'silent', ...env }));
   const app = await createApp().catch(async (error: unknown) => {
     await database.drop();
     throw error;

@@ -1,4 +1,4 @@
-import { ERROR_STATUS, ErrorBody, ErrorCode } from './error-codes';
+import { ERROR_STATUS, ErrorBody, ErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
 
 /** A domain error: carries the contract's code; the exception filter turns it into the error body. */
 export class ApiError extends Error {
@@ -21,6 +21,11 @@ export class ApiError extends Error {
 
   static notFound(what: string, details: Record<string, unknown>): ApiError {
     return new ApiError('NOT_FOUND', `${what} not found`, details);
+  }
+
+  /** 503 with Retry-After: nothing was done, the client may send it again shortly. */
+  static unavailable(message: string): ApiError {
+    return new ApiError('SERVICE_UNAVAILABLE', message, undefined, RETRY_AFTER_SECONDS);
   }
 }
 

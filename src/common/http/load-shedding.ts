@@ -1,13 +1,10 @@
-import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../errors/api-error';
-import { RETRY_AFTER_SECONDS } from '../errors/error-codes';
-import { sendError } from '../errors/all-exceptions.filter';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export interface InFlightObserver {
   /** The number of requests being served changed. */
   inFlight(count: number): void;
-  /** A request was refused because `max` were already being served. */
-  shed(): void;
+  /** Answers (503) a request refused because `max` were already being served. */
+  shed(request: FastifyRequest, reply: FastifyReply): void;
 }
 
 /** Probes and the metrics scrape are answered whatever the load: an overloaded instance must still say so. */
@@ -22,11 +19,7 @@ export function installLoadShedding(fastify: FastifyInstance, max: number, obser
   let inFlight = 0;
   fastify.addHook('onRequest', (request, reply, done) => {
     if (NEVER_SHED(request.routeOptions.url)) return done();
-    if (max > 0 && inFlight >= max) {
-      observer.shed();
-      const message = 'The service is at capacity; retry shortly';
-      return sendError(reply, new ApiError('SERVICE_UNAVAILABLE', message, undefined, RETRY_AFTER_SECONDS), request.id);
-    }
+    if (max > 0 && inFlight >= max) return observer.shed(request, reply);
     observer.inFlight(++inFlight);
     // 'close' follows the last byte of the answer, or the client going away: either way it is no longer served
     reply.raw.once('close', () => observer.inFlight(--inFlight));

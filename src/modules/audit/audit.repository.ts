@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { InsertedIds, Statement } from '../../database/dialect';
 import { AuditLog } from './entities/audit-log.entity';
 
 export type EntityType = 'product' | 'warehouse' | 'user' | 'movement';
@@ -20,6 +21,9 @@ export interface AuditEntry {
   requestId: string | null;
   ip: string | null;
 }
+
+/** An entry about a row its batch inserts: `entityRow` is the row, `after` holds placeholder ids. */
+export type InsertedRowEntry = Omit<AuditEntry, 'entityId' | 'after'> & { entityRow: number; after: object };
 
 export interface AuditFilter {
   actor?: string;
@@ -65,5 +69,26 @@ export class AuditRepository {
       requestId: entry.requestId,
       ip: entry.ip,
     });
+  }
+
+  /**
+   * One INSERT of entries about rows the same batch inserts (a stock write's movements), for a
+   * Transaction's last round trip: each entry's entity is inserted row `entityRow`, and the placeholder
+   * ids in its `after` become the real ones (see InsertedIds).
+   */
+  appendForInserted(entries: InsertedRowEntry[], at: Date, ids: InsertedIds): Statement {
+    const params: unknown[] = [];
+    const rows = entries.map((entry) => {
+      const entityId = ids.id(entry.entityRow);
+      const after = ids.json(entry.after);
+      const { actor } = entry;
+      params.push(at, actor.id, actor.username, actor.role, entry.action, entry.entityType, ...entityId.params);
+      params.push(entry.before && JSON.stringify(entry.before), ...after.params, entry.requestId, entry.ip);
+      return `(?, ?, ?, ?, ?, ?, ${entityId.sql}, ?, ${after.sql}, ?, ?)`;
+    });
+    return {
+      sql: `INSERT INTO audit_logs (at, actor_id, actor_username, actor_role, action, entity_type, entity_id, \`before\`, \`after\`, request_id, ip) VALUES ${rows.join(', ')}`,
+      params,
+    };
   }
 }

@@ -1,12 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { JwtService } from '@nestjs/jwt';
 import { ApiError } from '../../common/errors/api-error';
-import { Config } from '../../config';
-import { USERNAME_PATTERN } from '../../config/auth.config';
+import { TypedConfigService } from '../../config';
+import { USERNAME_PATTERN } from '../../common/usernames';
 import { TransactionService } from '../../database/transaction.service';
 import { AuditRepository } from '../audit/audit.repository';
-import { MetricsService } from '../metrics/metrics.service';
+import { MetricsService } from '../../common/metrics/metrics.service';
 import { User } from '../users/entities/user.entity';
 import { PasswordService } from '../users/password.service';
 import { UsersRepository } from '../users/users.repository';
@@ -28,7 +27,7 @@ export class AuthService {
     private readonly limits: RateLimitsService,
     private readonly audit: AuditRepository,
     private readonly tx: TransactionService,
-    private readonly config: ConfigService<Config, true>,
+    private readonly config: TypedConfigService,
     private readonly metrics: MetricsService,
   ) {}
 

@@ -4,7 +4,7 @@ import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { IS_PUBLIC, Roles } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
-import { MetricsService } from '../metrics/metrics.service';
+import { MetricsService } from '../../common/metrics/metrics.service';
 import { RateLimitsService } from './rate-limits.service';
 
 function isPublic(reflector: Reflector, context: ExecutionContext): boolean {

@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { createSecretKey } from 'node:crypto';
-import { ConfigService } from '@nestjs/config';
 import { PassportStrategy } from '@nestjs/passport';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { AuthUser } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
-import { Config } from '../../config';
+import { TypedConfigService } from '../../config';
 import { UsersService } from '../users/users.service';
 
 export const JWT_ALGORITHM = 'HS256';
@@ -22,7 +21,7 @@ export interface AccessTokenPayload {
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy) {
   constructor(
-    config: ConfigService<Config, true>,
+    config: TypedConfigService,
     private readonly users: UsersService,
   ) {
     super({

@@ -1,9 +1,8 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import Redis from 'ioredis';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { ApiError } from '../../common/errors/api-error';
-import { Config } from '../../config';
+import { TypedConfigService } from '../../config';
 import { clientKey } from '../../common/http/client-address';
 
 const LOGIN_WINDOW_SECONDS = 15 * 60;
@@ -30,7 +29,7 @@ export class RateLimitsService implements OnApplicationShutdown {
   private readonly failedByAddress: RateLimiterAbstract;
   private readonly requestsByUser: RateLimiterAbstract | null;
 
-  constructor(config: ConfigService<Config, true>) {
+  constructor(config: TypedConfigService) {
     const { redisUrl, rateLimitPerMinute } = config.getOrThrow('auth', { infer: true });
     this.redis = redisUrl ? new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }) : null;
     const limiter = (keyPrefix: string, points: number, duration: number): RateLimiterAbstract => {

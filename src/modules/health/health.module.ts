@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { HealthController, ShutdownState } from './health.controller';
+import { HealthController } from './health.controller';
 import { ReadinessCheck } from './readiness';
+import { ShutdownState } from './shutdown-state';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false })],

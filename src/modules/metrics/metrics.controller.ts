@@ -2,7 +2,7 @@ import { Controller, Get, Header, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { Roles } from '../../common/decorators/auth.decorators';
 import { ROLE_RULES } from '../../common/roles';
-import { MetricsService } from './metrics.service';
+import { MetricsService } from '../../common/metrics/metrics.service';
 
 @Controller('metrics')
 export class MetricsController {

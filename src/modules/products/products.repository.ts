@@ -1,12 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { forUpdate } from '../../database/row-lock';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
-import { StockLevel } from '../stock/entities/stock-level.entity';
-import { Warehouse } from '../warehouses/entities/warehouse.entity';
+import { Dialect, dialectOf, forUpdate, Statement } from '../../database/dialect';
 import { Product } from './entities/product.entity';
-
-/** A product's on-hand summed over warehouses, as a correlated subquery on alias `p`. */
-const ON_HAND_SUM = '(SELECT COALESCE(SUM(l.on_hand), 0) FROM stock_levels l WHERE l.product_id = p.id)';
 
 export interface ProductFilter {
   afterId: number | null;
@@ -23,7 +18,11 @@ function containsPattern(text: string): string {
 
 @Injectable()
 export class ProductsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly dialect: Dialect;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.dialect = dialectOf(dataSource);
+  }
 
   findActiveById(id: number, manager: EntityManager = this.dataSource.manager): Promise<Product | null> {
     return manager.findOneBy(Product, { id, archivedAt: IsNull() });
@@ -38,15 +37,39 @@ export class ProductsRepository {
     return this.dataSource.manager.findOneBy(Product, { skuKey: sku.toLowerCase() });
   }
 
+  /** Product ids by lower-cased SKU, archived or not (a SKU and its id never change). */
+  async findIdsBySkuKey(skuKeys: string[]): Promise<Map<string, number>> {
+    if (!skuKeys.length) return new Map();
+    const rows: { id: number; sku_key: string }[] = await this.dataSource.query(
+      `SELECT id, sku_key FROM products WHERE sku_key IN (${skuKeys.map(() => '?').join(', ')})`,
+      skuKeys,
+    );
+    return new Map(rows.map((r) => [r.sku_key, Number(r.id)]));
+  }
+
+  /**
+   * Inside a stock write's transaction: the SKU of each named product that is active (an archived or
+   * unknown one is absent), share-locked so that an archive — which takes the row exclusively first —
+   * cannot slip in before COMMIT.
+   */
+  lockActiveSkus(ids: number[]): Statement<Map<number, string>> {
+    return {
+      sql: `SELECT id, sku FROM products WHERE archived_at IS NULL AND id IN (${ids.map(() => '?').join(', ')})${this.dialect.shareLock}`,
+      params: ids,
+      read: (rows) => new Map((rows as { id: number; sku: string }[]).map((p) => [Number(p.id), p.sku])),
+    };
+  }
+
   lockActiveById(manager: EntityManager, id: number): Promise<Product | null> {
     const query = manager.createQueryBuilder(Product, 'p').where('p.id = :id AND p.archived_at IS NULL', { id });
     return forUpdate(query).getOne();
   }
 
-  async list(filter: ProductFilter): Promise<{ product: Product; onHand: number }[]> {
+  /** A page of active products with their on-hand: `onHandSql` sums it for `p.id` (stock's StockLevelsRepository). */
+  async list(filter: ProductFilter, onHandSql: string): Promise<{ product: Product; onHand: number }[]> {
     const query = this.dataSource.manager
       .createQueryBuilder(Product, 'p')
-      .addSelect(ON_HAND_SUM, 'on_hand_total')
+      .addSelect(onHandSql, 'on_hand_total')
       .where('p.archived_at IS NULL')
       .orderBy('p.id', 'ASC')
       .limit(filter.take);
@@ -57,32 +80,10 @@ export class ProductsRepository {
         pattern: containsPattern(filter.search),
       });
     }
-    if (filter.lowStock === true) query.andWhere(`${ON_HAND_SUM} <= p.reorder_point`);
-    if (filter.lowStock === false) query.andWhere(`${ON_HAND_SUM} > p.reorder_point`);
+    if (filter.lowStock === true) query.andWhere(`${onHandSql} <= p.reorder_point`);
+    if (filter.lowStock === false) query.andWhere(`${onHandSql} > p.reorder_point`);
     const { entities, raw } = await query.getRawAndEntities<{ on_hand_total: string | number }>();
     return entities.map((product, i) => ({ product, onHand: Number(raw[i].on_hand_total) }));
-  }
-
-  /** Per-warehouse levels of one product, in warehouse code order. */
-  async stockByWarehouse(productId: number, manager: EntityManager = this.dataSource.manager) {
-    const rows = await manager
-      .createQueryBuilder(StockLevel, 'l')
-      .innerJoin(Warehouse, 'w', 'w.id = l.warehouse_id')
-      .select(['w.code AS warehouse', 'l.on_hand AS on_hand'])
-      .where('l.product_id = :productId', { productId })
-      .orderBy('w.code', 'ASC')
-      .getRawMany<{ warehouse: string; on_hand: string | number }>();
-    return rows.map((row) => ({ warehouse: row.warehouse, onHand: Number(row.on_hand) }));
-  }
-
-  /** Locks the product's level rows (MySQL) and sums them: the delete check cannot race a stock-in. */
-  async lockedOnHand(manager: EntityManager, productId: number): Promise<number> {
-    const query = manager
-      .createQueryBuilder(StockLevel, 'l')
-      .select('l.on_hand', 'on_hand')
-      .where('l.product_id = :productId', { productId });
-    const rows = await forUpdate(query).getRawMany<{ on_hand: string | number }>();
-    return rows.reduce((sum, row) => sum + Number(row.on_hand), 0);
   }
 
   async insert(manager: EntityManager, product: Omit<Product, 'id'>): Promise<Product> {

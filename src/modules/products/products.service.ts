@@ -6,6 +6,7 @@ import { Page, decodeCursor, pageSize, toPage } from '../../common/http/paginati
 import { TransactionService } from '../../database/transaction.service';
 import { auditEntry } from '../audit/audit-context';
 import { AuditRepository } from '../audit/audit.repository';
+import { StockLevelsRepository } from '../stock/levels/stock-levels.repository';
 import { Product } from './entities/product.entity';
 import {
   CreateProductDto,
@@ -15,14 +16,19 @@ import {
   toProductView,
   UpdateProductDto,
 } from './dto/product.dto';
+import { ProductRef, productNotFound } from './product-ref';
 import { ProductsRepository } from './products.repository';
 
 const notFound = (id: number) => ApiError.notFound('Product', { productId: id });
 
 @Injectable()
 export class ProductsService {
+  /** Product id by lower-cased SKU: a SKU never changes owner, so a found one is kept. */
+  private readonly idBySkuKey = new Map<string, number>();
+
   constructor(
     private readonly products: ProductsRepository,
+    private readonly levels: StockLevelsRepository,
     private readonly audit: AuditRepository,
     private readonly tx: TransactionService,
   ) {}
@@ -48,15 +54,32 @@ export class ProductsService {
     });
   }
 
+  /**
+   * Each named product's id, in order; SKUs resolve in one query for those not known yet (archived ones
+   * too: the stock write refuses them under its lock). 404 naming the first unknown one.
+   */
+  async idsOf(refs: ProductRef[]): Promise<number[]> {
+    const unknown = new Set<string>();
+    for (const { sku } of refs)
+      if (sku !== undefined && !this.idBySkuKey.has(sku.toLowerCase())) unknown.add(sku.toLowerCase());
+    for (const [skuKey, id] of await this.products.findIdsBySkuKey([...unknown])) this.idBySkuKey.set(skuKey, id);
+    return refs.map((ref) => {
+      const id = ref.productId ?? this.idBySkuKey.get(ref.sku!.toLowerCase());
+      if (id === undefined) throw productNotFound(ref);
+      return id;
+    });
+  }
+
   async list(query: ListProductsQuery): Promise<Page<ProductView>> {
     const limit = pageSize(query);
-    const rows = await this.products.list({
+    const filter = {
       afterId: decodeCursor(query.cursor),
       take: limit + 1,
       search: query.search,
       skuKey: query.sku?.toLowerCase(),
       lowStock: query.lowStock,
-    });
+    };
+    const rows = await this.products.list(filter, this.levels.onHandTotalSql('p.id'));
     return toPage(
       rows,
       limit,
@@ -68,7 +91,7 @@ export class ProductsService {
   async get(id: number): Promise<ProductDetailView> {
     const product = await this.products.findActiveById(id);
     if (!product) throw notFound(id);
-    const stock = await this.products.stockByWarehouse(id);
+    const stock = await this.levels.byWarehouse(id);
     const onHand = stock.reduce((sum, level) => sum + level.onHand, 0);
     return { ...toProductView(product, onHand), stock };
   }
@@ -89,7 +112,7 @@ export class ProductsService {
           currentVersion: product.version,
         });
       }
-      const onHand = (await this.products.stockByWarehouse(id, manager)).reduce((sum, l) => sum + l.onHand, 0);
+      const onHand = (await this.levels.byWarehouse(id, manager)).reduce((sum, l) => sum + l.onHand, 0);
       const changes: Partial<Product> = {};
       if (dto.name !== undefined) changes.name = dto.name;
       if (dto.description !== undefined) changes.description = dto.description;
@@ -111,7 +134,7 @@ export class ProductsService {
     await this.tx.run(async (manager) => {
       const product = await this.products.lockActiveById(manager, id);
       if (!product) throw notFound(id);
-      const onHand = await this.products.lockedOnHand(manager, id);
+      const onHand = await this.levels.lockedOnHand(manager, id);
       if (onHand > 0) {
         throw new ApiError('PRODUCT_HAS_STOCK', 'The product still has stock', { productId: id, onHand });
       }

@@ -1,103 +1,40 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { createHash } from 'node:crypto';
-import { EntityManager, QueryFailedError } from 'typeorm';
+import { Injectable } from '@nestjs/common';
 import { RequestContext } from '../../common/decorators/auth.decorators';
-import { ApiError, errorBody } from '../../common/errors/api-error';
-import { MAX_LEVEL } from '../../common/quantities';
-import { TransactionBounds, TransactionService } from '../../database/transaction.service';
-import { MetricsService } from '../metrics/metrics.service';
-import { Warehouse } from '../warehouses/entities/warehouse.entity';
+import { ApiError } from '../../common/errors/api-error';
+import { MetricsService } from '../../common/metrics/metrics.service';
+import { duplicateKey, withIds } from '../../database/dialect';
+import { Transaction } from '../../database/transaction';
+import { TransactionService } from '../../database/transaction.service';
+import { AuditRepository, InsertedRowEntry } from '../audit/audit.repository';
+import { ProductsRepository } from '../products/products.repository';
+import { ProductsService } from '../products/products.service';
 import { WarehousesService } from '../warehouses/warehouses.service';
-import { AdjustReason, MovementType } from './entities/stock-movement.entity';
-import { IdempotencyRepository, IdempotencyScope } from './idempotency.repository';
-import { LevelKey, levelKeyOf, MOVEMENT_ID, PersistEntry, PersistPlan, StockRepository } from './stock.repository';
-import { LevelView, MovementView, toMovementView } from './stock.views';
-
-const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-const IDEMPOTENCY_PURGE_EVERY_MS = 10 * 60 * 1000;
-
-export interface ProductRef {
-  productId?: number;
-  sku?: string;
-}
-
-/** One change to one level. `delta` is signed; `countedQuantity` sets the level (a stock count). */
-export interface StockOperation {
-  type: MovementType;
-  product: ProductRef;
-  warehouse?: string;
-  delta?: number;
-  countedQuantity?: number;
-}
-
-export interface StockWrite {
-  action: 'stock.in' | 'stock.out' | 'stock.adjust' | 'stock.transfer' | 'stock.batch';
-  operations: StockOperation[];
-  reference?: string | null;
-  note?: string | null;
-  reason?: AdjustReason | null;
-}
-
-export interface StockResult {
-  movements: MovementView[];
-  /** The level after the write, one per operation, in operation order. */
-  levels: LevelView[];
-}
-
-export interface Idempotency {
-  route: string;
-  key: string;
-  body: unknown;
-}
-
-const productNotFound = (ref: ProductRef) =>
-  ApiError.notFound('Product', ref.productId !== undefined ? { productId: ref.productId } : { sku: ref.sku });
-
-/** A stored first answer, sent again verbatim. */
-export class IdempotentReplay extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: unknown,
-  ) {
-    super('idempotent replay');
-  }
-}
-
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-const isDuplicateKey = (error: unknown) =>
-  error instanceof QueryFailedError &&
-  ['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE'].includes(
-    (error.driverError as { code?: string }).code ?? '',
-  );
+import { GroupCommitQueue } from './group-commit';
+import { Claim, Idempotency, IdempotencyService } from './idempotency.service';
+import { LevelKey, levelKeyOf, levelOrder } from './levels/level-key';
+import { StockLevelsRepository } from './levels/stock-levels.repository';
+import { StockRepository, NewMovement } from './stock.repository';
+import { levelsItMayAddTo, Locked, plan, ResolvedWrite, StockResult, StockWrite } from './stock-planner';
 
 /** A stock write waiting for its group, with everything resolved that needs no lock. */
-interface Pending {
-  ctx: RequestContext;
-  write: StockWrite;
+interface Pending extends ResolvedWrite {
   shape: (result: StockResult) => unknown;
-  scope?: IdempotencyScope;
-  requestHash?: string;
-  warehouses: Warehouse[];
-  productIds: number[];
-  /** The level each operation changes, in operation order. */
-  keys: LevelKey[];
+  claim?: Claim;
+  size: number;
+  exclusiveKey?: string;
   settle: (outcome: Outcome) => void;
 }
 
-type Outcome = { answer: unknown; movements: { type: MovementType }[] } | { error: unknown };
+type Outcome = { answer: unknown; movements: { type: string }[] } | { error: unknown };
 
-/** How many groups hold a connection at once; while they run, new writes gather into the next ones. */
-const GROUPS_IN_FLIGHT = 4;
-/** Bounds one group's transaction (its locks and its SQL). */
-const MAX_GROUP_OPERATIONS = 500;
+/** A write of the group that passed its checks, waiting for the group's COMMIT. */
+interface Accepted {
+  index: number;
+  /** Index of its first movement in the group's. */
+  firstMovement: number;
+  result: StockResult;
+  answer: unknown;
+}
 
 /**
  * A group that cannot commit as one: a refused write created a level row nobody keeps. The group runs
@@ -109,44 +46,37 @@ class Regroup extends Error {
   }
 }
 
-const scopeKey = (scope: IdempotencyScope) => `${scope.userId}\n${scope.route}\n${scope.key}`;
-
 /**
  * The one write path of stock. In one transaction it locks the affected level rows in ascending
  * (warehouse, product) order, applies the operations in order (lines on one level add up before
- * any check), refuses anything below 0 or above 2^53-1, appends one movement per change with its
- * balanceAfter, writes the audit entry and — with an Idempotency-Key — the answer, then commits.
- * In, out, adjust, transfer and batch are thin callers.
+ * any check — stock-planner.ts), refuses anything below 0 or above 2^53-1, appends one movement per
+ * change with its balanceAfter, writes the audit entry and — with an Idempotency-Key — the answer,
+ * then commits. In, out, adjust, transfer and batch are thin callers.
  *
- * Group commit: writes that arrive while earlier ones hold the database join one transaction — one
- * lock round trip and one write round trip for all of them. Each is applied in arrival order on the
- * balances the ones before it left, exactly as if they had run one after another; one that is refused
- * (404, 409) is left out and refused, the others commit. Every answer is sent after COMMIT.
+ * Group commit (group-commit.ts): writes that arrive while earlier ones hold the database join one
+ * transaction — one lock round trip and one write round trip for all of them. Each is applied in
+ * arrival order on the balances the ones before it left, exactly as if they had run one after
+ * another; one that is refused (404, 409) is left out and refused, the others commit. Every answer
+ * is sent after COMMIT.
  */
 @Injectable()
-export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
-  private readonly logger = new Logger(StockLedgerService.name);
-  private purgeTimer?: NodeJS.Timeout;
-  private readonly skuIds = new Map<string, number>();
-  private queue: Pending[] = [];
-  private groupsInFlight = 0;
+export class StockLedgerService {
+  private readonly queue = new GroupCommitQueue<Pending>((group) => this.runGroup(group), {
+    groupsInFlight: 4,
+    maxOperations: 500,
+  });
 
   constructor(
-    private readonly stock: StockRepository,
-    private readonly idempotencyKeys: IdempotencyRepository,
+    private readonly movementRows: StockRepository,
+    private readonly levelRows: StockLevelsRepository,
+    private readonly products: ProductsService,
+    private readonly productRows: ProductsRepository,
     private readonly warehouses: WarehousesService,
+    private readonly audit: AuditRepository,
+    private readonly idempotency: IdempotencyService,
     private readonly tx: TransactionService,
     private readonly metrics: MetricsService,
   ) {}
-
-  onModuleInit(): void {
-    this.purgeTimer = setInterval(() => void this.purgeIdempotencyKeys(), IDEMPOTENCY_PURGE_EVERY_MS);
-    this.purgeTimer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    clearInterval(this.purgeTimer);
-  }
 
   /** Applies a write and shapes its answer; with `idempotency`, the first answer is kept and replayed. */
   async apply<Body>(
@@ -155,69 +85,38 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     shape: (result: StockResult) => Body,
     idempotency?: Idempotency,
   ): Promise<Body> {
-    const scope = idempotency && { userId: ctx.user.id, route: idempotency.route, key: idempotency.key };
-    const requestHash = idempotency && createHash('sha256').update(canonicalJson(idempotency.body)).digest('hex');
-    if (scope) await this.replayIfKnown(scope, requestHash!);
+    const claim = idempotency && (await this.idempotency.claim(ctx.user.id, idempotency));
     const started = process.hrtime.bigint();
     try {
       // names resolve before the transaction (warehouses and SKUs never change): it never waits on a second connection
       const warehouses = await Promise.all(write.operations.map((op) => this.warehouses.resolve(op.warehouse)));
-      const productIds = await this.productIds(write.operations);
+      const productIds = await this.products.idsOf(write.operations.map((op) => op.product));
       const keys = productIds.map((productId, i) => ({ warehouseId: warehouses[i].id, productId }));
       const outcome = await new Promise<Outcome>((settle) => {
-        this.queue.push({ ctx, write, shape, scope, requestHash, warehouses, productIds, keys, settle });
-        this.startGroups();
+        const size = write.operations.length;
+        const exclusiveKey = claim && `${claim.scope.userId}\n${claim.scope.route}\n${claim.scope.key}`;
+        this.queue.push({ ctx, write, shape, claim, warehouses, productIds, keys, size, exclusiveKey, settle });
       });
       if ('error' in outcome) throw outcome.error;
       this.metrics.stockTransactionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       for (const m of outcome.movements) this.metrics.stockMovements.inc({ type: m.type });
       return outcome.answer as Body;
     } catch (error) {
-      if (scope && isDuplicateKey(error)) await this.replayIfKnown(scope, requestHash!);
+      if (claim && duplicateKey(error)) await this.idempotency.replayIfKnown(claim);
       if (error instanceof ApiError && error.status < 500) {
         this.metrics.stockRejections.inc({ reason: error.code });
-        // a first 404/409 is an answer too: kept, so a retry with the key gets it again
-        if (scope && (error.status === 404 || error.status === 409)) {
-          await this.rememberRefusal(ctx, scope, requestHash!, error);
+        if (claim && (error.status === 404 || error.status === 409)) {
+          await this.idempotency.rememberRefusal(ctx, claim, error);
         }
       }
       throw error;
     }
   }
 
-  private startGroups(): void {
-    while (this.groupsInFlight < GROUPS_IN_FLIGHT && this.queue.length) {
-      const group = this.takeGroup();
-      this.groupsInFlight++;
-      void this.runGroup(group).finally(() => {
-        this.groupsInFlight--;
-        this.startGroups();
-      });
-    }
-  }
-
-  /** The oldest writes, up to the size bound; a second use of one idempotency key waits for the next group. */
-  private takeGroup(): Pending[] {
-    const group: Pending[] = [];
-    const keys = new Set<string>();
-    let operations = 0;
-    this.queue = this.queue.filter((pending) => {
-      const key = pending.scope && scopeKey(pending.scope);
-      const size = pending.write.operations.length;
-      if ((group.length && operations + size > MAX_GROUP_OPERATIONS) || (key && keys.has(key))) return true;
-      group.push(pending);
-      operations += size;
-      if (key) keys.add(key);
-      return false;
-    });
-    return group;
-  }
-
   private async runGroup(group: Pending[]): Promise<void> {
-    if (!group.length) return;
     let outcomes: Outcome[];
     try {
-      outcomes = await this.tx.runInline((manager, bounds) => this.commitGroup(manager, bounds, group));
+      outcomes = await this.tx.runInline((tx) => this.commitGroup(tx, group));
     } catch (error) {
       if (error instanceof Regroup) {
         const alone = async () => {
@@ -238,44 +137,24 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     group.forEach((pending, i) => pending.settle(outcomes[i]));
   }
 
-  /** One transaction for a group: lock everything it touches, apply each write in turn, write, commit. */
-  private async commitGroup(manager: EntityManager, bounds: TransactionBounds, group: Pending[]): Promise<Outcome[]> {
+  /** One transaction for a group: lock everything it touches, plan each write in turn, write, commit. */
+  private async commitGroup(tx: Transaction, group: Pending[]): Promise<Outcome[]> {
     const now = new Date();
     const distinct = [...new Map(group.flatMap((p) => p.keys).map((k) => [levelKeyOf(k), k])).values()];
-    const productIds = [...new Set(group.flatMap((p) => p.productIds))];
-    const mayAdd = new Set(
-      group.flatMap((p) =>
-        p.write.operations.flatMap((op, i) =>
-          op.countedQuantity !== undefined || op.delta! > 0 ? [levelKeyOf(p.keys[i])] : [],
-        ),
-      ),
-    );
     const lockStarted = process.hrtime.bigint();
-    const locked = await this.stock.lockForWrite(manager, productIds, distinct, mayAdd, now, bounds.begin);
+    const { created, ...locked } = await this.lock(tx, group, distinct, now);
     this.metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStarted) / 1e9);
 
-    const movements: PersistPlan['movements'] = [];
-    const entries: PersistEntry[] = [];
-    const accepted: { views: MovementView[]; firstMovement: number }[] = [];
-    const outcomes = group.map((pending): Outcome => {
+    const movements: NewMovement[] = [];
+    const accepted: Accepted[] = [];
+    const outcomes = group.map((pending, index): Outcome => {
       try {
-        const planned = this.plan(pending, locked.skus, locked.onHand, now, movements.length);
+        const firstMovement = movements.length;
+        const planned = plan(pending, locked, now, firstMovement);
         const answer = pending.shape(planned.result);
-        const { ctx, write, scope, requestHash } = pending;
-        entries.push({
-          firstMovement: movements.length,
-          audit: {
-            actor: { id: ctx.user.id, username: ctx.user.username, role: ctx.user.role },
-            action: write.action,
-            after: { movements: planned.result.movements },
-            requestId: ctx.requestId,
-            ip: ctx.ip,
-          },
-          idempotency: scope && { ...scope, requestHash: requestHash!, responseStatus: 201, responseBody: answer },
-        });
         for (const [key, value] of planned.end) locked.onHand.set(key, value);
-        accepted.push({ views: planned.result.movements, firstMovement: movements.length });
         movements.push(...planned.movements);
+        accepted.push({ index, firstMovement, result: planned.result, answer });
         return { answer, movements: planned.result.movements };
       } catch (error) {
         if (error instanceof ApiError) return { error }; // refused alone; the rest of the group goes on
@@ -286,175 +165,89 @@ export class StockLedgerService implements OnModuleInit, OnApplicationShutdown {
     if (group.length === 1 && refused(0)) throw (outcomes[0] as { error: unknown }).error; // rolls back, created rows too
     // a refused write must leave no trace: not even a level row created for it
     const touched = new Set(movements.map((m) => levelKeyOf(m)));
-    const leavesRow = (p: Pending) =>
-      p.keys.some((k) => locked.created.has(levelKeyOf(k)) && !touched.has(levelKeyOf(k)));
+    const leavesRow = (p: Pending) => p.keys.some((k) => created.has(levelKeyOf(k)) && !touched.has(levelKeyOf(k)));
     if (group.some((p, i) => refused(i) && leavesRow(p))) {
       throw new Regroup(new Set(group.flatMap((_, i) => (refused(i) ? [i] : []))));
     }
+    if (!movements.length) return outcomes; // every write refused: nothing to write (runInline commits)
+
     // every level a movement touched, even one back where it started: its updatedAt is the answer's
     const levels = distinct
       .filter((k) => touched.has(levelKeyOf(k)))
       .map((k) => ({ ...k, onHand: locked.onHand.get(levelKeyOf(k))! }));
-    let firstId = 0;
-    if (movements.length) {
-      firstId = await this.stock.persist(manager, { now, commit: bounds.commit, levels, movements, entries });
-    } else if (bounds.commit) {
-      await manager.query(bounds.commit);
+    const firstId = await tx.commitWithInsert(
+      this.levelRows.setOnHand(levels, now),
+      this.movementRows.appendMovements(movements),
+      (ids) => [
+        this.audit.appendForInserted(
+          accepted.map((write) => this.auditEntry(group[write.index], write)),
+          now,
+          ids,
+        ),
+        ...this.idempotency.storeAnswers(
+          accepted.flatMap(({ index, answer }) =>
+            group[index].claim ? [{ claim: group[index].claim!, body: answer }] : [],
+          ),
+          now,
+          ids,
+        ),
+      ],
+    );
+    // the answers, like the stored copies, carry the real movement ids
+    for (const { index, answer, result } of accepted) {
+      outcomes[index] = { answer: withIds(answer, firstId), movements: result.movements };
     }
-    // the answers hold the very view objects: give them their ids (the stored copies got them in SQL)
-    for (const { views, firstMovement } of accepted)
-      views.forEach((view, i) => (view.id = firstId + firstMovement + i));
     return outcomes;
   }
 
   /**
-   * One write of a group, on the locked balances the writes before it left (`onHand`; `end` is what
-   * it leaves, for the caller to keep once the write is accepted): every line on a level counts before
-   * anything is checked. Its movements' ids are MOVEMENT_ID placeholders, numbered from
-   * `firstMovement` within the group.
+   * The locking reads of a group, in one round trip with BEGIN on MySQL: the active products with a
+   * shared lock (an archive, which takes the product row exclusively first, cannot slip in), then the
+   * level rows FOR UPDATE in ascending (warehouse, product) order — the one order every stock write
+   * uses. A missing level row that a write may add to is created, race-free; any other missing level
+   * reads as 0 without a row — a write could only take from it, and is refused — so refused writes
+   * never contend on creating rows nobody keeps.
    */
-  private plan(
-    { ctx, write, warehouses, productIds, keys }: Pending,
-    skus: Map<number, string>,
-    onHand: Map<string, number>,
+  private async lock(
+    tx: Transaction,
+    group: Pending[],
+    distinct: LevelKey[],
     now: Date,
-    firstMovement: number,
-  ) {
-    const missing = write.operations.findIndex((_, i) => !skus.has(productIds[i]));
-    if (missing >= 0) throw productNotFound(write.operations[missing].product); // unknown or archived
-
-    const distinct = [...new Map(keys.map((k) => [levelKeyOf(k), k])).values()];
-    const start = new Map(distinct.map((k) => [levelKeyOf(k), onHand.get(levelKeyOf(k))!]));
-    const end = new Map(start);
-    const movements = write.operations.map((op, i) => {
-      const key = levelKeyOf(keys[i]);
-      const delta = op.countedQuantity !== undefined ? op.countedQuantity - end.get(key)! : op.delta!;
-      end.set(key, end.get(key)! + delta);
-      return {
-        type: op.type,
-        productId: productIds[i],
-        warehouseId: keys[i].warehouseId,
-        quantity: delta,
-        balanceAfter: end.get(key)!,
-        reference: write.reference ?? null,
-        note: write.note ?? null,
-        reason: write.reason ?? null,
-        actorId: ctx.user.id,
-        actorUsername: ctx.user.username,
-        requestId: ctx.requestId,
-        createdAt: now,
-      };
-    });
-    this.assertWithinRange(distinct, start, end, keys, warehouses);
-
-    const sku = (i: number) => skus.get(productIds[i])!;
-    const result: StockResult = {
-      movements: movements.map((m, i) =>
-        toMovementView({ ...m, id: MOVEMENT_ID(firstMovement + i) }, sku(i), warehouses[i].code),
-      ),
-      levels: keys.map((key, i) => ({
-        productId: key.productId,
-        sku: sku(i),
-        warehouse: warehouses[i].code,
-        onHand: end.get(levelKeyOf(key))!,
-        updatedAt: now.toISOString(),
-      })),
+  ): Promise<Locked & { created: Set<string> }> {
+    const sorted = [...distinct].sort(levelOrder);
+    const productIds = [...new Set(group.flatMap((p) => p.productIds))];
+    const [skus, found] = await tx.query([
+      this.productRows.lockActiveSkus(productIds),
+      this.levelRows.lockForUpdate(sorted),
+    ]);
+    const mayAdd = new Set(group.flatMap(levelsItMayAddTo));
+    // only for active products: a write naming another is refused and must leave no row behind
+    const missing = sorted.filter(
+      (k) => !found.has(levelKeyOf(k)) && skus.has(k.productId) && mayAdd.has(levelKeyOf(k)),
+    );
+    let onHand = found;
+    if (missing.length) {
+      [, onHand] = await tx.query([this.levelRows.insertMissing(missing, now), this.levelRows.lockForUpdate(sorted)]);
+    }
+    // a level without a row (nobody may add to it here) reads as 0
+    return {
+      skus,
+      created: new Set(missing.map((k) => levelKeyOf(k))),
+      onHand: new Map([...sorted.map((k): [string, number] => [levelKeyOf(k), 0]), ...onHand]),
     };
-    return { result, movements, end };
   }
 
-  /** Each operation's product id; SKUs resolve through a cache (a SKU never changes owner). 404 for an unknown one. */
-  private async productIds(operations: StockOperation[]): Promise<number[]> {
-    const unknown = [
-      ...new Set(
-        operations.flatMap((op) =>
-          op.product.sku !== undefined && !this.skuIds.has(op.product.sku.toLowerCase())
-            ? [op.product.sku.toLowerCase()]
-            : [],
-        ),
-      ),
-    ];
-    for (const [skuKey, id] of await this.stock.findProductIdsBySkuKey(unknown)) this.skuIds.set(skuKey, id);
-    return operations.map((op) => {
-      const id = op.product.productId ?? this.skuIds.get(op.product.sku!.toLowerCase());
-      if (id === undefined) throw productNotFound(op.product);
-      return id;
-    });
-  }
-
-  private assertWithinRange(
-    levels: LevelKey[],
-    start: Map<string, number>,
-    end: Map<string, number>,
-    keys: LevelKey[],
-    warehouses: { code: string }[],
-  ): void {
-    const codeOf = (level: LevelKey) => warehouses[keys.findIndex((key) => levelKeyOf(key) === levelKeyOf(level))].code;
-    const short = levels.filter((k) => end.get(levelKeyOf(k))! < 0);
-    if (short.length) {
-      const lines = short.map((k) => {
-        const available = start.get(levelKeyOf(k))!;
-        return {
-          productId: k.productId,
-          warehouse: codeOf(k),
-          requested: available - end.get(levelKeyOf(k))!,
-          available,
-        };
-      });
-      throw new ApiError('INSUFFICIENT_STOCK', 'Not enough stock', { lines });
-    }
-    const over = levels.find((k) => end.get(levelKeyOf(k))! > MAX_LEVEL);
-    if (over) {
-      throw new ApiError('QUANTITY_OUT_OF_RANGE', `A level cannot exceed ${MAX_LEVEL}`, {
-        productId: over.productId,
-        warehouse: codeOf(over),
-      });
-    }
-  }
-
-  private async replayIfKnown(scope: IdempotencyScope, requestHash: string): Promise<void> {
-    const stored = await this.idempotencyKeys.find(scope);
-    if (!stored) return;
-    if (stored.requestHash !== requestHash) {
-      throw new ApiError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with another request body');
-    }
-    this.metrics.idempotentReplays.inc();
-    throw new IdempotentReplay(stored.responseStatus, JSON.parse(stored.responseBody));
-  }
-
-  private remember(
-    manager: EntityManager,
-    scope: IdempotencyScope,
-    requestHash: string,
-    status: number,
-    body: unknown,
-  ) {
-    return this.idempotencyKeys.insert(manager, {
-      ...scope,
-      requestHash,
-      responseStatus: status,
-      responseBody: JSON.stringify(body),
-      createdAt: new Date(),
-    });
-  }
-
-  private async rememberRefusal(ctx: RequestContext, scope: IdempotencyScope, requestHash: string, error: ApiError) {
-    const body = errorBody(error, ctx.requestId);
-    try {
-      await this.tx.run((manager) => this.remember(manager, scope, requestHash, error.status, body));
-    } catch (storeError) {
-      if (isDuplicateKey(storeError)) await this.replayIfKnown(scope, requestHash);
-      throw storeError;
-    }
-  }
-
-  /** Forgets answers older than 24 h (every 10 minutes); a key older than that is a new request again. */
-  async purgeIdempotencyKeys(): Promise<void> {
-    try {
-      const purged = await this.idempotencyKeys.deleteOlderThan(new Date(Date.now() - IDEMPOTENCY_TTL_MS));
-      if (purged) this.logger.log({ purged }, 'Purged idempotency keys older than 24 h');
-    } catch (error) {
-      this.logger.warn({ err: error }, 'Could not purge old idempotency keys');
-    }
+  /** A write's audit entry: its entity is its first movement, `after` lists its movements. */
+  private auditEntry({ ctx, write }: Pending, { firstMovement, result }: Accepted): InsertedRowEntry {
+    return {
+      actor: { id: ctx.user.id, username: ctx.user.username, role: ctx.user.role },
+      action: write.action,
+      entityType: 'movement',
+      entityRow: firstMovement,
+      before: null,
+      after: { movements: result.movements },
+      requestId: ctx.requestId,
+      ip: ctx.ip,
+    };
   }
 }

@@ -4,7 +4,7 @@ import { ReqContext, RequestContext, Roles } from '../../common/decorators/auth.
 import { ApiError } from '../../common/errors/api-error';
 import { ROLE_RULES } from '../../common/roles';
 import { AdjustDto, BatchDto, LevelsQuery, MovementsQuery, StockMoveDto, TransferDto } from './dto/stock.dto';
-import { Idempotency } from './stock-ledger.service';
+import { Idempotency } from './idempotency.service';
 import { StockService } from './stock.service';
 
 const PRINTABLE_ASCII_KEY = /^[\x20-\x7e]{1,128}$/;

@@ -3,15 +3,17 @@ import { AuditModule } from '../audit/audit.module';
 import { ProductsModule } from '../products/products.module';
 import { WarehousesModule } from '../warehouses/warehouses.module';
 import { IdempotencyRepository } from './idempotency.repository';
+import { IdempotencyService } from './idempotency.service';
+import { StockLevelsModule } from './levels/stock-levels.module';
 import { StockLedgerService } from './stock-ledger.service';
 import { StockController } from './stock.controller';
 import { StockRepository } from './stock.repository';
 import { StockService } from './stock.service';
 
 @Module({
-  imports: [AuditModule, ProductsModule, WarehousesModule],
+  imports: [AuditModule, ProductsModule, WarehousesModule, StockLevelsModule],
   controllers: [StockController],
-  providers: [StockService, StockLedgerService, StockRepository, IdempotencyRepository],
+  providers: [StockService, StockLedgerService, IdempotencyService, StockRepository, IdempotencyRepository],
   exports: [StockService],
 })
 export class StockModule {}

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
 import { decodeCursor, decodeCursorKey, Page, pageSize, toPage } from '../../common/http/pagination';
+import { ProductRef } from '../products/product-ref';
 import { ProductsRepository } from '../products/products.repository';
 import { WarehousesService } from '../warehouses/warehouses.service';
 import {
@@ -13,7 +14,10 @@ import {
   StockMoveDto,
   TransferDto,
 } from './dto/stock.dto';
-import { Idempotency, ProductRef, StockLedgerService, StockResult } from './stock-ledger.service';
+import { Idempotency } from './idempotency.service';
+import { StockLevelsRepository } from './levels/stock-levels.repository';
+import { StockLedgerService } from './stock-ledger.service';
+import { StockResult } from './stock-planner';
 import { LedgerCheck, StockRepository } from './stock.repository';
 import { LevelView, MovementView, toMovementView } from './stock.views';
 
@@ -33,7 +37,8 @@ const single = ({ movements, levels }: StockResult) => ({ movement: movements[0]
 export class StockService {
   constructor(
     private readonly ledger: StockLedgerService,
-    private readonly stock: StockRepository,
+    private readonly movementRows: StockRepository,
+    private readonly levelRows: StockLevelsRepository,
     private readonly products: ProductsRepository,
     private readonly warehouses: WarehousesService,
   ) {}
@@ -114,7 +119,7 @@ export class StockService {
   async levels(query: LevelsQuery): Promise<Page<LevelView>> {
     const limit = pageSize(query);
     const after = decodeCursorKey(query.cursor, ['p', 'w']);
-    const rows = await this.stock.listLevels({
+    const rows = await this.levelRows.list({
       ...(await this.filterIds(query)),
       after: after && { productId: after.p, warehouseId: after.w },
       take: limit + 1,
@@ -135,7 +140,7 @@ export class StockService {
 
   async movements(query: MovementsQuery): Promise<Page<MovementView>> {
     const limit = pageSize(query);
-    const rows = await this.stock.listMovements({
+    const rows = await this.movementRows.listMovements({
       ...(await this.filterIds(query)),
       type: query.type,
       from: query.from !== undefined ? new Date(query.from) : undefined,
@@ -147,7 +152,7 @@ export class StockService {
   }
 
   async reconcile(): Promise<{ checkedLevels: number; mismatches: Omit<LedgerCheck, 'warehouseId'>[] }> {
-    const { checked, mismatches } = await this.stock.checkLedger();
+    const { checked, mismatches } = await this.movementRows.checkLedger();
     return {
       checkedLevels: checked,
       mismatches: mismatches.map(({ productId, warehouse, onHand, ledgerSum, firstBadMovementId }) => ({

@@ -3,8 +3,7 @@ import { Semaphore } from 'async-mutex';
 import * as argon2 from 'argon2';
 import { ApiError } from '../../common/errors/api-error';
 import { RETRY_AFTER_SECONDS } from '../../common/errors/error-codes';
-import { ConfigService } from '@nestjs/config';
-import { Config } from '../../config';
+import { TypedConfigService } from '../../config';
 
 /** Password work that may wait for a slot, per slot: beyond it, 503 at once. */
 const QUEUE_PER_SLOT = 8;
@@ -22,7 +21,7 @@ export class PasswordService {
   private readonly mostPending: number;
   private pending = 0;
 
-  constructor(config: ConfigService<Config, true>) {
+  constructor(config: TypedConfigService) {
     const { loginConcurrency } = config.getOrThrow('auth', { infer: true });
     this.slots = new Semaphore(loginConcurrency);
     this.mostPending = loginConcurrency * (1 + QUEUE_PER_SLOT);

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { forUpdate } from '../../database/row-lock';
+import { forUpdate } from '../../database/dialect';
 import { DataSource, EntityManager } from 'typeorm';
 import { User } from './entities/user.entity';
 

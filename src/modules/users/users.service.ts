@@ -1,10 +1,9 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { randomBytes } from 'node:crypto';
 import { AuthUser, RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
 import { Page, PageQuery, decodeCursor, pageSize, toPage } from '../../common/http/pagination';
-import { Config } from '../../config';
+import { TypedConfigService } from '../../config';
 import { TransactionService } from '../../database/transaction.service';
 import { auditEntry } from '../audit/audit-context';
 import { AuditRepository } from '../audit/audit.repository';
@@ -30,7 +29,7 @@ export class UsersService implements OnApplicationBootstrap {
     private readonly passwords: PasswordService,
     private readonly audit: AuditRepository,
     private readonly tx: TransactionService,
-    private readonly config: ConfigService<Config, true>,
+    private readonly config: TypedConfigService,
   ) {}
 
   /** First start with no users: create the admin from config, or with a random password logged once. */

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
-import { jsonText, TIMESTAMP } from '../../../database/columns';
+import { jsonText, LongTextColumn, TIMESTAMP } from '../../../database/columns';
 
 @Entity('audit_logs')
 @Index('IDX_audit_logs_action', ['action'])
@@ -15,8 +15,8 @@ export class AuditLog {
   @Column({ type: 'varchar', length: 64 }) action!: string;
   @Column({ name: 'entity_type', type: 'varchar', length: 32 }) entityType!: string;
   @Column({ name: 'entity_id', type: 'varchar', length: 64, nullable: true, default: null }) entityId!: string | null;
-  @Column({ type: 'text', nullable: true, default: null, transformer: jsonText }) before!: object | null;
-  @Column({ type: 'text', nullable: true, default: null, transformer: jsonText }) after!: object | null;
+  @LongTextColumn({ nullable: true, default: null, transformer: jsonText }) before!: object | null;
+  @LongTextColumn({ nullable: true, default: null, transformer: jsonText }) after!: object | null;
   @Column({ name: 'request_id', type: 'varchar', length: 128, nullable: true, default: null }) requestId!:
     string | null;
   @Column({ type: 'varchar', length: 64, nullable: true, default: null }) ip!: string | null;

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { TIMESTAMP } from '../../../database/columns';
+import { LongTextColumn, TIMESTAMP } from '../../../database/columns';
 
 /**
  * One row per (user, route, key), written in the same transaction as the stock change it answers,
@@ -14,6 +14,6 @@ export class IdempotencyKey {
   /** sha256 of the canonical request body: the same key with another body is refused. */
   @Column({ name: 'request_hash', type: 'varchar', length: 64 }) requestHash!: string;
   @Column({ name: 'response_status', type: 'int' }) responseStatus!: number;
-  @Column({ name: 'response_body', type: 'text' }) responseBody!: string;
+  @LongTextColumn({ name: 'response_body' }) responseBody!: string;
   @Column({ name: 'created_at', ...TIMESTAMP }) createdAt!: Date;
 }

@@ -1,11 +1,11 @@
 import { IsBoolean, IsIn, IsString, Length, Matches } from 'class-validator';
 import { Optional } from '../../../common/http/optional';
-import { USERNAME_PATTERN } from '../../../config/auth.config';
 import { Role, ROLES } from '../../../common/roles';
+import { USERNAME_PATTERN, USERNAME_RULE } from '../../../common/usernames';
 import { User } from '../entities/user.entity';
 
 export class CreateUserDto {
-  @IsString() @Matches(USERNAME_PATTERN, { message: 'username must be 3..64 of [a-z0-9._-]' }) username!: string;
+  @IsString() @Matches(USERNAME_PATTERN, { message: `username must be ${USERNAME_RULE}` }) username!: string;
   @IsString() @Length(12, 128) password!: string;
   @IsIn(ROLES) role!: Role;
 }

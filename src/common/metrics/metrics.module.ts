@@ -1,10 +1,9 @@
 import { Global, Module } from '@nestjs/common';
-import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
 
+/** The Prometheus registry, for every layer that counts something (the scrape route is modules/metrics). */
 @Global()
 @Module({
-  controllers: [MetricsController],
   providers: [MetricsService],
   exports: [MetricsService],
 })

@@ -1,9 +1,9 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { QueryFailedError } from 'typeorm';
-import { IdempotentReplay } from '../../modules/stock/stock-ledger.service';
-import { ApiError, errorBody } from './api-error';
-import { ErrorCode, RETRY_AFTER_SECONDS } from './error-codes';
+import { ApiError, errorBody } from './common/errors/api-error';
+import { ErrorCode, RETRY_AFTER_SECONDS } from './common/errors/error-codes';
+import { IdempotentReplay } from './common/errors/idempotent-replay';
+import { duplicateKey, isDatabaseUnavailable } from './database/dialect';
 
 const CODE_BY_STATUS: Partial<Record<number, ErrorCode>> = {
   400: 'VALIDATION_FAILED',
@@ -25,45 +25,10 @@ const UNIQUE_VIOLATIONS: [RegExp, ErrorCode, string][] = [
   [/UQ_users_username|users\.username/, 'USERNAME_TAKEN', 'Username is already taken'],
 ];
 
-/** Driver error codes that mean "the database is not there right now", not "the request is wrong". */
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENOTFOUND',
-  'EPIPE',
-  'PROTOCOL_CONNECTION_LOST',
-  'PROTOCOL_SEQUENCE_TIMEOUT',
-  'ER_CON_COUNT_ERROR',
-  'ER_SERVER_SHUTDOWN',
-  'SQLITE_BUSY',
-  'POOL_ACQUIRE_TIMEOUT', // every pooled connection stayed busy past DB_POOL_ACQUIRE_TIMEOUT_MS
-]);
-
-interface DriverError {
-  code?: string;
-  errno?: number;
-  message?: string;
-  fatal?: boolean;
-}
-
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const driver = (error instanceof QueryFailedError ? error.driverError : error) as DriverError | null;
-  if (!driver || typeof driver !== 'object') return false;
-  if (driver.code && UNAVAILABLE_CODES.has(driver.code)) return true;
-  return /pool is closed|connection is in closed state|can't add new command when connection is in closed state/i.test(
-    driver.message ?? '',
-  );
-}
-
 /** The 409 a unique-index violation means, or null when it is not one the contract names. */
 export function uniqueViolation(error: unknown): ApiError | null {
-  if (!(error instanceof QueryFailedError)) return null;
-  const driver = error.driverError as DriverError;
-  const isUnique = driver.code === 'ER_DUP_ENTRY' || driver.code === 'SQLITE_CONSTRAINT_UNIQUE';
-  if (!isUnique) return null;
-  const match = UNIQUE_VIOLATIONS.find(([pattern]) => pattern.test(driver.message ?? ''));
+  const duplicate = duplicateKey(error);
+  const match = duplicate && UNIQUE_VIOLATIONS.find(([pattern]) => pattern.test(duplicate.message));
   return match ? new ApiError(match[1], match[2]) : null;
 }
 
@@ -101,7 +66,10 @@ export function sendError(reply: FastifyReply, error: ApiError, requestId: strin
     .send(errorBody(error, requestId));
 }
 
-/** The one place every error becomes the contract's error body. */
+/**
+ * The one place every error becomes the contract's error body. It sits above common/ and database/
+ * (beside app.module.ts, which registers it): it reads driver errors through database/dialect.
+ */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
@@ -129,12 +97,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (known) return known;
     if (isDatabaseUnavailable(exception)) {
       this.logger.warn({ requestId, err: exception }, 'Database unavailable');
-      return new ApiError(
-        'SERVICE_UNAVAILABLE',
-        'The database is unavailable; retry shortly',
-        undefined,
-        RETRY_AFTER_SECONDS,
-      );
+      return ApiError.unavailable('The database is unavailable; retry shortly');
     }
     this.logger.error({ requestId, err: exception }, 'Unhandled error');
     return new ApiError('INTERNAL', 'Internal server error');

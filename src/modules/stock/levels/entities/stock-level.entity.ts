@@ -1,5 +1,5 @@
 import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { bigintToNumber, TIMESTAMP } from '../../../database/columns';
+import { bigintToNumber, TIMESTAMP } from '../../../../database/columns';
 
 /** One row per warehouse × product; the row the stock write path locks. */
 @Entity('stock_levels')

@@ -1,0 +1,10 @@
+import { AuditLog } from './modules/audit/entities/audit-log.entity';
+import { Product } from './modules/products/entities/product.entity';
+import { IdempotencyKey } from './modules/stock/entities/idempotency-key.entity';
+import { StockLevel } from './modules/stock/levels/entities/stock-level.entity';
+import { StockMovement } from './modules/stock/entities/stock-movement.entity';
+import { User } from './modules/users/entities/user.entity';
+import { Warehouse } from './modules/warehouses/entities/warehouse.entity';
+
+/** Every table, for the service, the CLI, the TypeORM CLI and the schema test (database/ names no feature). */
+export const ENTITIES = [User, Warehouse, Product, StockLevel, StockMovement, IdempotencyKey, AuditLog];

@@ -1,0 +1,12 @@
+/** One level: a product in a warehouse. */
+export interface LevelKey {
+  warehouseId: number;
+  productId: number;
+}
+
+export function levelKeyOf(key: LevelKey): string {
+  return `${key.warehouseId}:${key.productId}`;
+}
+
+/** The one order every stock write locks levels in: ascending (warehouse, product). */
+export const levelOrder = (a: LevelKey, b: LevelKey) => a.warehouseId - b.warehouseId || a.productId - b.productId;

@@ -1,0 +1,143 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { Dialect, dialectOf, forUpdate, rawDate, Statement } from '../../../database/dialect';
+import { StockLevel } from './entities/stock-level.entity';
+import { LevelKey, levelKeyOf } from './level-key';
+
+export interface LevelRow extends LevelKey {
+  sku: string;
+  warehouse: string;
+  onHand: number;
+  updatedAt: Date;
+}
+
+export interface LevelFilter {
+  productId?: number;
+  warehouseId?: number;
+  after: LevelKey | null;
+  take: number;
+}
+
+interface LevelLockRow {
+  warehouse_id: number;
+  product_id: number;
+  on_hand: string | number;
+}
+
+/**
+ * The SQL of stock_levels, one row per warehouse × product: the rows the stock write path locks and
+ * sets, and the reads of on-hand that products and GET /api/stock make. Reads join products and
+ * warehouses by table name only to name a level (its SKU, its warehouse code).
+ */
+@Injectable()
+export class StockLevelsRepository {
+  private readonly dialect: Dialect;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.dialect = dialectOf(dataSource);
+  }
+
+  /**
+   * The rows of `keys` (sorted by levelOrder) `FOR UPDATE`, in that order — the one order every stock
+   * write uses; reads each one's on-hand. A level without a row is absent.
+   */
+  lockForUpdate(keys: LevelKey[]): Statement<Map<string, number>> {
+    return {
+      sql:
+        'SELECT warehouse_id, product_id, on_hand FROM stock_levels WHERE ' +
+        keys.map(() => '(warehouse_id = ? AND product_id = ?)').join(' OR ') +
+        ` ORDER BY warehouse_id, product_id${this.dialect.forUpdate}`,
+      params: keys.flatMap((k) => [k.warehouseId, k.productId]),
+      read: (rows) =>
+        new Map(
+          (rows as LevelLockRow[]).map((r) => [
+            levelKeyOf({ warehouseId: Number(r.warehouse_id), productId: Number(r.product_id) }),
+            Number(r.on_hand),
+          ]),
+        ),
+    };
+  }
+
+  /** Creates the levels at 0, skipping existing ones: two requests creating the same level both succeed, and one row results. */
+  insertMissing(keys: LevelKey[], now: Date): Statement {
+    return {
+      sql: `${this.dialect.insertIgnore} INTO stock_levels (warehouse_id, product_id, on_hand, updated_at) VALUES ${keys.map(() => '(?, ?, 0, ?)').join(', ')}`,
+      params: keys.flatMap((k) => [k.warehouseId, k.productId, now]),
+    };
+  }
+
+  /** Sets each level's on-hand; `now` is its updatedAt. */
+  setOnHand(levels: (LevelKey & { onHand: number })[], now: Date): Statement[] {
+    return levels.map((level) => ({
+      sql: 'UPDATE stock_levels SET on_hand = ?, updated_at = ? WHERE warehouse_id = ? AND product_id = ?',
+      params: [level.onHand, now, level.warehouseId, level.productId],
+    }));
+  }
+
+  /** SQL for a product's on-hand summed over its warehouses, `productId` being a column of the enclosing query. */
+  onHandTotalSql(productId: string): string {
+    return `(SELECT COALESCE(SUM(l.on_hand), 0) FROM stock_levels l WHERE l.product_id = ${productId})`;
+  }
+
+  /** Per-warehouse levels of one product, in warehouse code order. */
+  async byWarehouse(productId: number, manager: EntityManager = this.dataSource.manager) {
+    const rows = await manager
+      .createQueryBuilder(StockLevel, 'l')
+      .innerJoin('warehouses', 'w', 'w.id = l.warehouse_id')
+      .select(['w.code AS warehouse', 'l.on_hand AS on_hand'])
+      .where('l.product_id = :productId', { productId })
+      .orderBy('w.code', 'ASC')
+      .getRawMany<{ warehouse: string; on_hand: string | number }>();
+    return rows.map((row) => ({ warehouse: row.warehouse, onHand: Number(row.on_hand) }));
+  }
+
+  /** Locks the product's level rows (MySQL) and sums them: an archive's check cannot race a stock-in. */
+  async lockedOnHand(manager: EntityManager, productId: number): Promise<number> {
+    const query = manager
+      .createQueryBuilder(StockLevel, 'l')
+      .select('l.on_hand', 'on_hand')
+      .where('l.product_id = :productId', { productId });
+    const rows = await forUpdate(query).getRawMany<{ on_hand: string | number }>();
+    return rows.reduce((sum, row) => sum + Number(row.on_hand), 0);
+  }
+
+  /** Levels, keyset on (product, warehouse): of active products, or of the one named (archived or not). */
+  async list(filter: LevelFilter): Promise<LevelRow[]> {
+    const query = this.dataSource.manager
+      .createQueryBuilder(StockLevel, 'l')
+      .innerJoin('products', 'p', 'p.id = l.product_id')
+      .innerJoin('warehouses', 'w', 'w.id = l.warehouse_id')
+      .select([
+        'l.warehouse_id AS warehouse_id',
+        'l.product_id AS product_id',
+        'l.on_hand AS on_hand',
+        'l.updated_at AS updated_at',
+        'p.sku AS sku',
+        'w.code AS warehouse',
+      ])
+      .orderBy('l.product_id', 'ASC')
+      .addOrderBy('l.warehouse_id', 'ASC')
+      .limit(filter.take);
+    // an archived product's levels leave the list, but answer when it is named
+    if (filter.productId !== undefined) query.andWhere('l.product_id = :productId', { productId: filter.productId });
+    else query.andWhere('p.archived_at IS NULL');
+    if (filter.warehouseId !== undefined) {
+      query.andWhere('l.warehouse_id = :warehouseId', { warehouseId: filter.warehouseId });
+    }
+    if (filter.after) {
+      query.andWhere('(l.product_id > :ap OR (l.product_id = :ap AND l.warehouse_id > :aw))', {
+        ap: filter.after.productId,
+        aw: filter.after.warehouseId,
+      });
+    }
+    const rows = await query.getRawMany<Record<string, string | number | Date>>();
+    return rows.map((r) => ({
+      warehouseId: Number(r.warehouse_id),
+      productId: Number(r.product_id),
+      onHand: Number(r.on_hand),
+      updatedAt: rawDate(r.updated_at),
+      sku: String(r.sku),
+      warehouse: String(r.warehouse),
+    }));
+  }
+}

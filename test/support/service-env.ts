@@ -1,0 +1,23 @@
+import { TestDatabase } from './test-database';
+
+/** The bootstrap admin every suite's service starts with. */
+export const ADMIN = { username: 'admin', password: 'admin-password-123' };
+/** The password of the users the suites create. */
+export const PASSWORD = 'correct-horse-battery';
+
+/**
+ * The environment of the service under test, in process or as a process of its own: one database,
+ * the admin above, no request limit (suites send many), no Redis.
+ */
+export function serviceEnv(database: TestDatabase, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    JWT_SECRET: 'test-secret-that-is-long-enough-for-hs256-0123456789',
+    ADMIN_USERNAME: ADMIN.username,
+    ADMIN_PASSWORD: ADMIN.password,
+    RATE_LIMIT_PER_MINUTE: '0',
+    REDIS_URL: '',
+    ...database.env,
+    ...overrides,
+  };
+}
