@@ -17,6 +17,8 @@ const e2e = (driver) => ({
 
 module.exports = {
   testTimeout: 60000,
+  // two suites at a time: most of a suite's time is spent waiting on the database, a child process or a hash
+  maxWorkers: 2,
   projects: [
     {
       ...common,

@@ -4,6 +4,9 @@ import type TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.factory';
 import { Role, ROLES } from '../../src/common/roles';
+import { AuthService } from '../../src/modules/auth/auth.service';
+import { PasswordService } from '../../src/modules/users/password.service';
+import { UsersRepository } from '../../src/modules/users/users.repository';
 import { ADMIN, PASSWORD, serviceEnv } from './service-env';
 import { createTestDatabase, TestDatabase } from './test-database';
 
@@ -21,9 +24,11 @@ export interface TestApp {
 
 /**
  * Boots the real AppModule, as production builds it, on a fresh database of this project's driver,
- * and logs in one user of each role. One per process: passport keeps its strategies in a global
+ * logs the admin in, and gives a user of each other role (`<role>-user`, PASSWORD) a token. One per process: passport keeps its strategies in a global
  * registry, so a second instance must be a process of its own (support/service-process.ts).
  */
+let fixtureHash: Promise<string> | undefined;
+
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   Object.assign(process.env, serviceEnv(database, { LOG_LEVEL: 'silent', ...env }));
@@ -58,8 +63,21 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   };
   const tokens = { admin: adminToken } as Record<Role, string>;
   try {
+    // fixtures, not behaviour under test: the role users are stored with one hash of PASSWORD made once per
+    // process, and get their tokens from the service's own signer — four argon2 hashes and checks fewer per suite
+    const passwordHash = await (fixtureHash ??= app.get(PasswordService).hash(PASSWORD));
+    const now = new Date();
     for (const role of ROLES.filter((r) => r !== 'admin')) {
-      tokens[role] = (await createUser(`${role}-user`, role)).token;
+      const user = await app.get(UsersRepository).insert(app.get(DataSource).manager, {
+        username: `${role}-user`,
+        passwordHash,
+        role,
+        disabled: false,
+        tokenVersion: 0,
+        createdAt: now,
+        updatedAt: now,
+      });
+      tokens[role] = await app.get(AuthService).issueToken(user);
     }
   } catch (error) {
     await close(); // a half-started app would keep Jest from exiting
