@@ -1,10 +1,24 @@
+import { Sequence } from './database/sequence.entity';
 import { AuditLog } from './modules/audit/entities/audit-log.entity';
 import { Product } from './modules/products/entities/product.entity';
 import { IdempotencyKey } from './modules/stock/entities/idempotency-key.entity';
 import { StockLevel } from './modules/stock/levels/entities/stock-level.entity';
 import { StockMovement } from './modules/stock/entities/stock-movement.entity';
+import { ReservationLine } from './modules/stock/reservations/entities/reservation-line.entity';
+import { Reservation } from './modules/stock/reservations/entities/reservation.entity';
 import { User } from './modules/users/entities/user.entity';
 import { Warehouse } from './modules/warehouses/entities/warehouse.entity';
 
 /** Every table, for the service, the CLI, the TypeORM CLI and the schema test (database/ names no feature). */
-export const ENTITIES = [User, Warehouse, Product, StockLevel, StockMovement, IdempotencyKey, AuditLog];
+export const ENTITIES = [
+  User,
+  Warehouse,
+  Product,
+  StockLevel,
+  StockMovement,
+  IdempotencyKey,
+  AuditLog,
+  Reservation,
+  ReservationLine,
+  Sequence,
+];

@@ -51,10 +51,37 @@ const MATRIX: Record<string, Access> = {
   'GET /metrics': METRICS,
   'GET /health/live': 'public',
   'GET /health/ready': 'public',
+  // v2
+  'GET /api/stock/reservations': READ,
+  'GET /api/stock/reservations/:id': READ,
+  'POST /api/stock/reservations': STOCK_WRITE,
+  'POST /api/stock/reservations/:id/confirm': STOCK_WRITE,
+  'POST /api/stock/reservations/:id/cancel': STOCK_WRITE,
+  'GET /api/products/export.csv': READ,
+  'GET /api/stock/movements/export.csv': READ,
+  'GET /api/events': MANAGE,
+  'POST /api/webhooks': ADMIN_ONLY,
+  'GET /api/webhooks': ADMIN_ONLY,
+  'GET /api/webhooks/:id': ADMIN_ONLY,
+  'PATCH /api/webhooks/:id': ADMIN_ONLY,
+  'DELETE /api/webhooks/:id': ADMIN_ONLY,
+  'GET /api/webhooks/:id/deliveries': ADMIN_ONLY,
+  'POST /api/webhooks/:id/deliveries/:deliveryId/retry': ADMIN_ONLY,
 };
 
 /** Table routes the service may not have yet; every other table route must exist. */
-const MAY_BE_MISSING = new Set<string>([]);
+const MAY_BE_MISSING = new Set<string>([
+  'GET /api/products/export.csv',
+  'GET /api/stock/movements/export.csv',
+  'GET /api/events',
+  'POST /api/webhooks',
+  'GET /api/webhooks',
+  'GET /api/webhooks/:id',
+  'PATCH /api/webhooks/:id',
+  'DELETE /api/webhooks/:id',
+  'GET /api/webhooks/:id/deliveries',
+  'POST /api/webhooks/:id/deliveries/:deliveryId/retry',
+]);
 
 const FIXTURE_SKU = 'MATRIX-SKU-1';
 const FIXTURE_WAREHOUSE = 'MATRIX-WH';
@@ -74,6 +101,7 @@ const BODIES: Record<string, () => object> = {
   'POST /api/warehouses': () => ({ code: `MX-${next()}`, name: 'Matrix warehouse' }),
   'POST /api/users': () => ({ username: `matrix-user-${next()}`, password: PASSWORD, role: 'viewer' }),
   'PATCH /api/users/:id': () => ({ disabled: false }),
+  'POST /api/stock/reservations': () => ({ lines: [{ sku: FIXTURE_SKU, quantity: 1 }] }),
 };
 
 interface AppRoute {

@@ -111,10 +111,11 @@ describeMysql('database pool limits', () => {
     afterAll(() => t.close());
 
     it('closes connections that stay idle past the timeout', async () => {
-      const reads = Array.from({ length: 12 }, () => t.http.get('/api/products').set(bearer(t.tokens.viewer)));
+      const reads = Array.from({ length: 40 }, () => t.http.get('/api/products').set(bearer(t.tokens.viewer)));
       expect((await Promise.all(reads)).map((r) => r.status)).toEqual(reads.map(() => 200));
       expect((await serviceConnections(t, side)).length).toBeGreaterThan(1);
-      await eventually(5000, 'idle connections closed', async () => (await serviceConnections(t, side)).length === 0);
+      // the reservation sweep keeps one busy twice a second; the others go
+      await eventually(5000, 'idle connections closed', async () => (await serviceConnections(t, side)).length <= 1);
     });
   });
 });

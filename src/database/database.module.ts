@@ -7,6 +7,7 @@ import { dialectOf } from './dialect';
 import { runMigrations } from './migrate';
 import { applyPoolLimits } from './pool-limits';
 import { PoolMetrics } from './pool-metrics';
+import { SequencesRepository } from './sequences.repository';
 import { TransactionService } from './transaction.service';
 
 /** The DataSource (global) and TransactionService, over the entities the root hands in (src/entities.ts). */
@@ -33,8 +34,8 @@ export class DatabaseModule {
           },
         }),
       ],
-      providers: [TransactionService, PoolMetrics],
-      exports: [TransactionService],
+      providers: [TransactionService, PoolMetrics, SequencesRepository],
+      exports: [TransactionService, SequencesRepository],
     };
   }
 }

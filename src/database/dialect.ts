@@ -41,6 +41,8 @@ export interface Dialect {
   readonly shareLock: string;
   /** Appended to a SELECT: an exclusive lock on what it reads. */
   readonly forUpdate: string;
+  /** Appended to a SELECT: an exclusive lock on what it reads, passing over rows another transaction holds. */
+  readonly forUpdateSkipLocked: string;
   /** An INSERT that skips rows whose key exists. */
   readonly insertIgnore: string;
   /** Column type for text past 64 KB, where `text` would not hold it (SQLite's TEXT has no such limit). */
@@ -72,6 +74,14 @@ export interface Dialect {
 export const PLACEHOLDER_ID = (index: number) => -(index + 1);
 const PLACEHOLDER_IN_JSON = /"id":-(\d+)(?=[,}])/g;
 
+/** For a batch that inserts no rows others refer to: JSON goes as it is, and no row id can be asked for. */
+export const NO_INSERTED_IDS: InsertedIds = {
+  id: () => {
+    throw new Error('This batch inserts no rows to refer to');
+  },
+  json: (value) => ({ sql: '?', params: [JSON.stringify(value)] }),
+};
+
 /** `value` with every placeholder `"id"` replaced, the first inserted row having got `firstId`. */
 export function withIds<T>(value: T, firstId: number): T {
   return JSON.parse(jsonWithIds(JSON.stringify(value), firstId)) as T;
@@ -101,6 +111,7 @@ const MYSQL: Dialect = {
   rollback: 'ROLLBACK',
   shareLock: ' LOCK IN SHARE MODE',
   forUpdate: ' FOR UPDATE',
+  forUpdateSkipLocked: ' FOR UPDATE SKIP LOCKED', // MySQL 8, MariaDB 10.6+
   insertIgnore: 'INSERT IGNORE',
   longText: 'mediumtext',
   sharedConnection: false,
@@ -154,6 +165,7 @@ const SQLITE: Dialect = {
   rollback: 'ROLLBACK',
   shareLock: '',
   forUpdate: '',
+  forUpdateSkipLocked: '',
   insertIgnore: 'INSERT OR IGNORE',
   sharedConnection: true,
   async send(runner, statements) {

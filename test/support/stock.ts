@@ -65,7 +65,7 @@ const MOVEMENT_KEYS = [
   'type',
   'warehouse',
 ];
-const LEVEL_KEYS = ['onHand', 'productId', 'sku', 'updatedAt', 'warehouse'];
+const LEVEL_KEYS = ['available', 'onHand', 'productId', 'reserved', 'sku', 'updatedAt', 'warehouse'];
 /** Quantities every stock route refuses (400), with what each one is. */
 export const BAD_QUANTITIES: [string, unknown][] = [
   ['zero', 0],
@@ -114,6 +114,8 @@ export function expectLevel(value: unknown, expected: Partial<LevelView> = {}): 
   expect(typeof l.sku).toBe('string');
   expect(typeof l.warehouse).toBe('string');
   expect(Number.isSafeInteger(l.onHand) && l.onHand >= 0).toBe(true);
+  expect(Number.isSafeInteger(l.reserved) && l.reserved >= 0).toBe(true);
+  expect(l.available).toBe(l.onHand - l.reserved);
   expectIso(l.updatedAt);
   expect(l).toEqual(expect.objectContaining(expected));
 }

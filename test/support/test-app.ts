@@ -29,11 +29,21 @@ export interface TestApp {
  */
 let fixtureHash: Promise<string> | undefined;
 
+/** The environment this suite's worker had before any app: each close goes back to it. */
+const baselineEnv = { ...process.env };
+
+/** The next suite in this worker, and the service processes it starts, must not inherit an app's settings. */
+function restoreEnv(): void {
+  for (const name of Object.keys(process.env)) if (!(name in baselineEnv)) delete process.env[name];
+  Object.assign(process.env, baselineEnv);
+}
+
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   Object.assign(process.env, serviceEnv(database, { LOG_LEVEL: 'silent', ...env }));
   const app = await createApp().catch(async (error: unknown) => {
     await database.drop();
+    restoreEnv();
     throw error;
   });
   await app.init();
@@ -47,6 +57,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const adminToken = await login(ADMIN.username, ADMIN.password).catch(async (error: unknown) => {
     await app.close();
     await database.drop();
+    restoreEnv();
     throw error;
   });
   const createUser = async (username: string, role: Role, password = PASSWORD) => {
@@ -60,6 +71,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const close = async () => {
     await app.close();
     await database.drop();
+    restoreEnv();
   };
   const tokens = { admin: adminToken } as Record<Role, string>;
   try {

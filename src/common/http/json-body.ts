@@ -37,6 +37,7 @@ export function useDepthLimitedJsonParser(fastify: FastifyInstance): void {
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
     const body = raw as string;
+    if (body === '') return done(null, undefined); // as if none was sent: a route that needs one says so
     if (jsonNestsDeeperThan(body, MAX_JSON_DEPTH)) {
       return done(ApiError.validation({ body: [`JSON may nest at most ${MAX_JSON_DEPTH} levels deep`] }), undefined);
     }

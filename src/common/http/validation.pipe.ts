@@ -1,4 +1,4 @@
-import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, PipeTransform, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ApiError } from '../errors/api-error';
 
 function collect(errors: ValidationError[], prefix: string, into: Record<string, string[]>): void {
@@ -17,12 +17,30 @@ function collect(errors: ValidationError[], prefix: string, into: Record<string,
 class AppValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'param') return value;
+    if (metadata.type === 'body' && value === undefined && this.toValidate(metadata)) {
+      throw ApiError.validation({ body: ['a JSON object body is required'] });
+    }
     try {
       return await super.transform(value, metadata);
     } catch (error) {
       if (error instanceof ApiError) throw error;
       throw ApiError.validation({ [metadata.type]: [`${metadata.type} has a shape this route does not accept`] });
     }
+  }
+}
+
+/** A POST that takes no fields (a reservation's confirm or cancel): no body, or `{}`. */
+export class NoFieldsPipe implements PipeTransform {
+  transform(value: unknown): Record<string, never> {
+    if (value === undefined) return {};
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      throw ApiError.validation({ body: ['body must be an empty JSON object, or absent'] });
+    }
+    const fields = Object.keys(value);
+    if (fields.length) {
+      throw ApiError.validation(Object.fromEntries(fields.map((f) => [f, [`property ${f} should not exist`]])));
+    }
+    return {};
   }
 }
 

@@ -78,6 +78,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly reservations = new Counter({
+    name: 'inventory_reservations_total',
+    help: 'Reservation writes, by outcome: created, confirmed, cancelled, expired, rejected (refused with a 4xx)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly httpInFlight = new Gauge({
     name: 'inventory_http_in_flight',
     help: 'HTTP requests being served now (probes and /metrics not counted)',

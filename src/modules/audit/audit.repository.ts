@@ -3,11 +3,12 @@ import { DataSource, EntityManager } from 'typeorm';
 import { InsertedIds, Statement } from '../../database/dialect';
 import { AuditLog } from './entities/audit-log.entity';
 
-export type EntityType = 'product' | 'warehouse' | 'user' | 'movement';
+export type EntityType = 'product' | 'warehouse' | 'user' | 'movement' | 'reservation';
 
 export interface AuditActor {
   id: number | null;
-  username: string;
+  /** null for the service's own changes (a reservation's expiry). */
+  username: string | null;
   role: string | null;
 }
 
@@ -22,8 +23,13 @@ export interface AuditEntry {
   ip: string | null;
 }
 
-/** An entry about a row its batch inserts: `entityRow` is the row, `after` holds placeholder ids. */
-export type InsertedRowEntry = Omit<AuditEntry, 'entityId' | 'after'> & { entityRow: number; after: object };
+/**
+ * An entry written in a batch that inserts rows (a stock write's movements): its entity is inserted row
+ * `entityRow`, or the row `entityId` names; placeholder ids in `after` are the inserted rows'.
+ */
+export type InsertedRowEntry = Omit<AuditEntry, 'entityId' | 'after'> & { after: object } & (
+    { entityRow: number } | { entityId: string }
+  );
 
 export interface AuditFilter {
   actor?: string;
@@ -79,7 +85,7 @@ export class AuditRepository {
   appendForInserted(entries: InsertedRowEntry[], at: Date, ids: InsertedIds): Statement {
     const params: unknown[] = [];
     const rows = entries.map((entry) => {
-      const entityId = ids.id(entry.entityRow);
+      const entityId = 'entityRow' in entry ? ids.id(entry.entityRow) : { sql: '?', params: [entry.entityId] };
       const after = ids.json(entry.after);
       const { actor } = entry;
       params.push(at, actor.id, actor.username, actor.role, entry.action, entry.entityType, ...entityId.params);

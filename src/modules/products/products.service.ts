@@ -134,9 +134,10 @@ export class ProductsService {
     await this.tx.run(async (manager) => {
       const product = await this.products.lockActiveById(manager, id);
       if (!product) throw notFound(id);
-      const onHand = await this.levels.lockedOnHand(manager, id);
-      if (onHand > 0) {
-        throw new ApiError('PRODUCT_HAS_STOCK', 'The product still has stock', { productId: id, onHand });
+      // reserved stock counts too: an ACTIVE reservation must stay confirmable
+      const { onHand, reserved } = await this.levels.lockedTotals(manager, id);
+      if (onHand > 0 || reserved > 0) {
+        throw new ApiError('PRODUCT_HAS_STOCK', 'The product still has stock', { productId: id, onHand, reserved });
       }
       const archivedAt = new Date();
       await this.products.update(manager, id, { archivedAt, updatedAt: archivedAt });

@@ -37,7 +37,7 @@ export function canonicalJson(value: unknown): string {
 /**
  * The idempotency store of stock writes: a key's first answer — a 201, or a 404/409 refusal — is kept
  * for 24 h per (user, route, key) and replayed verbatim; the same key with another body is refused.
- * A 201 is stored by the write's own transaction (`storeAnswers`), so it exists exactly when the write does.
+ * A 2xx is stored by the write's own transaction (`storeAnswers`), so it exists exactly when the write does.
  */
 @Injectable()
 export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
@@ -80,13 +80,13 @@ export class IdempotencyService implements OnModuleInit, OnApplicationShutdown {
     throw new IdempotentReplay(stored.responseStatus, JSON.parse(stored.responseBody));
   }
 
-  /** The 201 answers of a group's writes, for its last round trip (their movement ids filled in there). */
-  storeAnswers(answers: { claim: Claim; body: unknown }[], now: Date, ids: InsertedIds): Statement[] {
+  /** The 2xx answers of a group's writes, for its last round trip (their movement ids filled in there). */
+  storeAnswers(answers: { claim: Claim; status: number; body: unknown }[], now: Date, ids: InsertedIds): Statement[] {
     if (!answers.length) return [];
-    const rows = answers.map(({ claim, body }) => ({
+    const rows = answers.map(({ claim, status, body }) => ({
       ...claim.scope,
       requestHash: claim.requestHash,
-      responseStatus: 201,
+      responseStatus: status,
       responseBody: body,
     }));
     return [this.keys.insertAnswers(rows, now, ids)];

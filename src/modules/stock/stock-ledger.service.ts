@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
 import { MetricsService } from '../../common/metrics/metrics.service';
-import { duplicateKey, withIds } from '../../database/dialect';
+import { duplicateKey, InsertedIds, NO_INSERTED_IDS, Statement, withIds } from '../../database/dialect';
+import { SequencesRepository } from '../../database/sequences.repository';
 import { Transaction } from '../../database/transaction';
 import { TransactionService } from '../../database/transaction.service';
 import { AuditRepository, InsertedRowEntry } from '../audit/audit.repository';
@@ -11,14 +12,23 @@ import { ProductsService } from '../products/products.service';
 import { WarehousesService } from '../warehouses/warehouses.service';
 import { GroupCommitQueue } from './group-commit';
 import { Claim, Idempotency, IdempotencyService } from './idempotency.service';
-import { LevelKey, levelKeyOf, levelOrder } from './levels/level-key';
+import { LevelKey, levelKeyOf, levelOrder, LevelState } from './levels/level-key';
 import { StockLevelsRepository } from './levels/stock-levels.repository';
+import { ReservationRecord, toReservationView } from './reservations/reservation.views';
+import { ReservationsRepository, ReservationState } from './reservations/reservations.repository';
 import { StockRepository, NewMovement } from './stock.repository';
-import { levelsItMayAddTo, Locked, plan, ResolvedWrite, StockResult, StockWrite } from './stock-planner';
+import { levelsItMayAddTo, Locked, plan, Plan, ResolvedWrite, StockResult, StockWrite } from './stock-planner';
+
+/** The sequence reservation ids come from (database/sequences.repository.ts). */
+const RESERVATION_IDS = 'reservations';
+/** The service itself, as the actor of what no user asked for (a reservation's expiry). */
+const SYSTEM = { id: 0, username: 'system', role: 'admin' as const };
 
 /** A stock write waiting for its group, with everything resolved that needs no lock. */
 interface Pending extends ResolvedWrite {
   shape: (result: StockResult) => unknown;
+  /** The answer's HTTP status, kept with an Idempotency-Key. */
+  status: number;
   claim?: Claim;
   size: number;
   exclusiveKey?: string;
@@ -32,7 +42,7 @@ interface Accepted {
   index: number;
   /** Index of its first movement in the group's. */
   firstMovement: number;
-  result: StockResult;
+  planned: Plan;
   answer: unknown;
 }
 
@@ -49,13 +59,15 @@ class Regroup extends Error {
 /**
  * The one write path of stock. In one transaction it locks the affected level rows in ascending
  * (warehouse, product) order, applies the operations in order (lines on one level add up before
- * any check — stock-planner.ts), refuses anything below 0 or above 2^53-1, appends one movement per
- * change with its balanceAfter, writes the audit entry and — with an Idempotency-Key — the answer,
- * then commits. In, out, adjust, transfer and batch are thin callers.
+ * any check — stock-planner.ts), refuses anything below 0 (or below what reservations hold, for what
+ * takes available stock) or above 2^53-1, appends one movement per change with its balanceAfter,
+ * writes the audit entry and — with an Idempotency-Key — the answer, then commits. In, out, adjust,
+ * transfer, batch and the reservations' create, confirm, cancel and expiry are thin callers; a
+ * reservation write also locks its reservation row (before the levels, in id order).
  *
  * Group commit (group-commit.ts): writes that arrive while earlier ones hold the database join one
  * transaction — one lock round trip and one write round trip for all of them. Each is applied in
- * arrival order on the balances the ones before it left, exactly as if they had run one after
+ * arrival order on the state the ones before it left, exactly as if they had run one after
  * another; one that is refused (404, 409) is left out and refused, the others commit. Every answer
  * is sent after COMMIT.
  */
@@ -69,6 +81,8 @@ export class StockLedgerService {
   constructor(
     private readonly movementRows: StockRepository,
     private readonly levelRows: StockLevelsRepository,
+    private readonly reservationRows: ReservationsRepository,
+    private readonly sequences: SequencesRepository,
     private readonly products: ProductsService,
     private readonly productRows: ProductsRepository,
     private readonly warehouses: WarehousesService,
@@ -78,29 +92,24 @@ export class StockLedgerService {
     private readonly metrics: MetricsService,
   ) {}
 
-  /** Applies a write and shapes its answer; with `idempotency`, the first answer is kept and replayed. */
+  /**
+   * Applies a write and shapes its answer; with `idempotency`, the first answer is kept (with `status`)
+   * and replayed. A write given as a function is built once the key is claimed: a refusal while
+   * building it (an unknown reservation) is kept as the key's answer too.
+   */
   async apply<Body>(
     ctx: RequestContext,
-    write: StockWrite,
+    write: StockWrite | (() => Promise<StockWrite>),
     shape: (result: StockResult) => Body,
     idempotency?: Idempotency,
+    status = 201,
   ): Promise<Body> {
     const claim = idempotency && (await this.idempotency.claim(ctx.user.id, idempotency));
     const started = process.hrtime.bigint();
     try {
-      // names resolve before the transaction (warehouses and SKUs never change): it never waits on a second connection
-      const warehouses = await Promise.all(write.operations.map((op) => this.warehouses.resolve(op.warehouse)));
-      const productIds = await this.products.idsOf(write.operations.map((op) => op.product));
-      const keys = productIds.map((productId, i) => ({ warehouseId: warehouses[i].id, productId }));
-      const outcome = await new Promise<Outcome>((settle) => {
-        const size = write.operations.length;
-        const exclusiveKey = claim && `${claim.scope.userId}\n${claim.scope.route}\n${claim.scope.key}`;
-        this.queue.push({ ctx, write, shape, claim, warehouses, productIds, keys, size, exclusiveKey, settle });
-      });
-      if ('error' in outcome) throw outcome.error;
+      const answer = await this.enqueue(ctx, typeof write === 'function' ? await write() : write, shape, status, claim);
       this.metrics.stockTransactionDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      for (const m of outcome.movements) this.metrics.stockMovements.inc({ type: m.type });
-      return outcome.answer as Body;
+      return answer;
     } catch (error) {
       if (claim && duplicateKey(error)) await this.idempotency.replayIfKnown(claim);
       if (error instanceof ApiError && error.status < 500) {
@@ -111,6 +120,53 @@ export class StockLedgerService {
       }
       throw error;
     }
+  }
+
+  /**
+   * Expires a reservation whose time is up, as the service itself. False when it is no longer ACTIVE
+   * or another instance is expiring it at this moment (its row lock is passed over, not waited for).
+   */
+  async expire(record: ReservationRecord): Promise<boolean> {
+    const ctx = { user: SYSTEM, requestId: `expiry-${record.id}`, ip: 'local' };
+    const write: StockWrite = {
+      action: 'stock.reservation.expire',
+      operations: record.lines.map((line) => ({
+        type: null,
+        product: { productId: line.productId },
+        warehouse: line.warehouse,
+        hold: -line.quantity,
+      })),
+      reservation: { kind: 'expire', record },
+    };
+    try {
+      await this.enqueue(ctx, write, () => null, 200);
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'RESERVATION_NOT_ACTIVE') return false;
+      throw error;
+    }
+  }
+
+  /** Resolves the write's names, waits for its group, and answers once the group has committed. */
+  private async enqueue<Body>(
+    ctx: RequestContext,
+    write: StockWrite,
+    shape: (result: StockResult) => Body,
+    status: number,
+    claim?: Claim,
+  ): Promise<Body> {
+    // names resolve before the transaction (warehouses and SKUs never change): it never waits on a second connection
+    const warehouses = await Promise.all(write.operations.map((op) => this.warehouses.resolve(op.warehouse)));
+    const productIds = await this.products.idsOf(write.operations.map((op) => op.product));
+    const keys = productIds.map((productId, i) => ({ warehouseId: warehouses[i].id, productId }));
+    const outcome = await new Promise<Outcome>((settle) => {
+      const size = write.operations.length;
+      const exclusiveKey = claim && `${claim.scope.userId}\n${claim.scope.route}\n${claim.scope.key}`;
+      this.queue.push({ ctx, write, shape, status, claim, warehouses, productIds, keys, size, exclusiveKey, settle });
+    });
+    if ('error' in outcome) throw outcome.error;
+    for (const m of outcome.movements) this.metrics.stockMovements.inc({ type: m.type });
+    return outcome.answer as Body;
   }
 
   private async runGroup(group: Pending[]): Promise<void> {
@@ -145,6 +201,7 @@ export class StockLedgerService {
     const { created, ...locked } = await this.lock(tx, group, distinct, now);
     this.metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStarted) / 1e9);
 
+    const firstReservationId = locked.nextReservationId;
     const movements: NewMovement[] = [];
     const accepted: Accepted[] = [];
     const outcomes = group.map((pending, index): Outcome => {
@@ -152,9 +209,13 @@ export class StockLedgerService {
         const firstMovement = movements.length;
         const planned = plan(pending, locked, now, firstMovement);
         const answer = pending.shape(planned.result);
-        for (const [key, value] of planned.end) locked.onHand.set(key, value);
+        // what the write leaves is what the next one in the group sees
+        for (const [key, value] of planned.end) locked.levels.set(key, value);
+        const reservation = planned.reservation?.record;
+        if (planned.reservation?.created) locked.nextReservationId!++;
+        else if (reservation) locked.reservations.set(reservation.id, reservation);
         movements.push(...planned.movements);
-        accepted.push({ index, firstMovement, result: planned.result, answer });
+        accepted.push({ index, firstMovement, planned, answer });
         return { answer, movements: planned.result.movements };
       } catch (error) {
         if (error instanceof ApiError) return { error }; // refused alone; the rest of the group goes on
@@ -164,49 +225,62 @@ export class StockLedgerService {
     const refused = (i: number) => 'error' in outcomes[i];
     if (group.length === 1 && refused(0)) throw (outcomes[0] as { error: unknown }).error; // rolls back, created rows too
     // a refused write must leave no trace: not even a level row created for it
-    const touched = new Set(movements.map((m) => levelKeyOf(m)));
+    const touched = new Set(accepted.flatMap(({ index }) => group[index].keys.map(levelKeyOf)));
     const leavesRow = (p: Pending) => p.keys.some((k) => created.has(levelKeyOf(k)) && !touched.has(levelKeyOf(k)));
     if (group.some((p, i) => refused(i) && leavesRow(p))) {
       throw new Regroup(new Set(group.flatMap((_, i) => (refused(i) ? [i] : []))));
     }
-    if (!movements.length) return outcomes; // every write refused: nothing to write (runInline commits)
+    if (!accepted.length) return outcomes; // every write refused: nothing to write (runInline commits)
 
-    // every level a movement touched, even one back where it started: its updatedAt is the answer's
+    // every level an accepted write touched, even one back where it started: its updatedAt is the answer's
     const levels = distinct
       .filter((k) => touched.has(levelKeyOf(k)))
-      .map((k) => ({ ...k, onHand: locked.onHand.get(levelKeyOf(k))! }));
-    const firstId = await tx.commitWithInsert(
-      this.levelRows.setOnHand(levels, now),
-      this.movementRows.appendMovements(movements),
-      (ids) => [
-        this.audit.appendForInserted(
-          accepted.map((write) => this.auditEntry(group[write.index], write)),
-          now,
-          ids,
-        ),
-        ...this.idempotency.storeAnswers(
-          accepted.flatMap(({ index, answer }) =>
-            group[index].claim ? [{ claim: group[index].claim!, body: answer }] : [],
-          ),
-          now,
-          ids,
-        ),
-      ],
-    );
+      .map((k) => ({ ...k, ...locked.levels.get(levelKeyOf(k))! }));
+    const reservations = accepted.flatMap(({ planned }) => (planned.reservation ? [planned.reservation] : []));
+    const before: Statement[] = [
+      ...this.levelRows.setLevels(levels, now),
+      ...this.reservationRows.close(reservations.filter((r) => !r.created).map(({ record }) => record)),
+    ];
+    const createdReservations = reservations.filter((r) => r.created).map(({ record }) => record);
+    if (createdReservations.length) {
+      before.push(...this.reservationRows.insert(createdReservations));
+      before.push(this.sequences.advance(RESERVATION_IDS, firstReservationId! + createdReservations.length));
+    }
+    const after = (ids: InsertedIds) => [
+      this.audit.appendForInserted(
+        accepted.map((write) => this.auditEntry(group[write.index], write)),
+        now,
+        ids,
+      ),
+      ...this.idempotency.storeAnswers(
+        accepted.flatMap(({ index, answer }) => {
+          const { claim, status } = group[index];
+          return claim ? [{ claim, status, body: answer }] : [];
+        }),
+        now,
+        ids,
+      ),
+    ];
+    // a group without movements inserts no rows its other statements refer to
+    const firstId = movements.length
+      ? await tx.commitWithInsert(before, this.movementRows.appendMovements(movements), after)
+      : (await tx.commitWith([...before, ...after(NO_INSERTED_IDS)]), 0);
     // the answers, like the stored copies, carry the real movement ids
-    for (const { index, answer, result } of accepted) {
-      outcomes[index] = { answer: withIds(answer, firstId), movements: result.movements };
+    for (const { index, answer, planned } of accepted) {
+      outcomes[index] = { answer: withIds(answer, firstId), movements: planned.result.movements };
     }
     return outcomes;
   }
 
   /**
-   * The locking reads of a group, in one round trip with BEGIN on MySQL: the active products with a
-   * shared lock (an archive, which takes the product row exclusively first, cannot slip in), then the
-   * level rows FOR UPDATE in ascending (warehouse, product) order — the one order every stock write
-   * uses. A missing level row that a write may add to is created, race-free; any other missing level
-   * reads as 0 without a row — a write could only take from it, and is refused — so refused writes
-   * never contend on creating rows nobody keeps.
+   * The locking reads of a group, in one round trip with BEGIN on MySQL: the reservation id sequence
+   * when the group creates one; the reservations it confirms or cancels, FOR UPDATE, and those it
+   * expires, skipping any another transaction holds; the active products with a shared lock (an
+   * archive, which takes the product row exclusively first, cannot slip in); then the level rows FOR
+   * UPDATE in ascending (warehouse, product) order — the one order every stock write uses. A missing
+   * level row that a write may add to is created, race-free; any other missing level reads as 0 without
+   * a row — a write could only take from it, and is refused — so refused writes never contend on
+   * creating rows nobody keeps.
    */
   private async lock(
     tx: Transaction,
@@ -216,38 +290,75 @@ export class StockLedgerService {
   ): Promise<Locked & { created: Set<string> }> {
     const sorted = [...distinct].sort(levelOrder);
     const productIds = [...new Set(group.flatMap((p) => p.productIds))];
-    const [skus, found] = await tx.query([
-      this.productRows.lockActiveSkus(productIds),
-      this.levelRows.lockForUpdate(sorted),
-    ]);
+    const ending = (kinds: string[]) =>
+      [
+        ...new Set(
+          group.flatMap(({ write: { reservation: r } }) =>
+            r && r.kind !== 'create' && kinds.includes(r.kind) ? [r.record.id] : [],
+          ),
+        ),
+      ].sort((a, b) => a - b);
+    const waitFor = ending(['confirm', 'cancel']);
+    const passOver = ending(['expire']).filter((id) => !waitFor.includes(id));
+    const creates = group.some(({ write }) => write.reservation?.kind === 'create');
+
+    const statements: Statement<unknown>[] = [];
+    const read = <T>(statement: Statement<T>) => statements.push(statement) - 1;
+    const sequence = creates ? read(this.sequences.lockNext(RESERVATION_IDS)) : -1;
+    const waited = waitFor.length ? read(this.reservationRows.lockStates(waitFor, false)) : -1;
+    const passed = passOver.length ? read(this.reservationRows.lockStates(passOver, true)) : -1;
+    const skus = read(this.productRows.lockActiveSkus(productIds));
+    const found = read(this.levelRows.lockForUpdate(sorted));
+    const results = await tx.query(statements);
+
+    const states = (i: number) => (i < 0 ? [] : [...(results[i] as Map<number, ReservationState>)]);
     const mayAdd = new Set(group.flatMap(levelsItMayAddTo));
+    const foundLevels = results[found] as Map<string, LevelState>;
+    const activeSkus = results[skus] as Map<number, string>;
     // only for active products: a write naming another is refused and must leave no row behind
     const missing = sorted.filter(
-      (k) => !found.has(levelKeyOf(k)) && skus.has(k.productId) && mayAdd.has(levelKeyOf(k)),
+      (k) => !foundLevels.has(levelKeyOf(k)) && activeSkus.has(k.productId) && mayAdd.has(levelKeyOf(k)),
     );
-    let onHand = found;
+    let levels = foundLevels;
     if (missing.length) {
-      [, onHand] = await tx.query([this.levelRows.insertMissing(missing, now), this.levelRows.lockForUpdate(sorted)]);
+      [, levels] = await tx.query([this.levelRows.insertMissing(missing, now), this.levelRows.lockForUpdate(sorted)]);
     }
     // a level without a row (nobody may add to it here) reads as 0
+    const empty = (): LevelState => ({ onHand: 0, reserved: 0 });
     return {
-      skus,
+      skus: activeSkus,
       created: new Set(missing.map((k) => levelKeyOf(k))),
-      onHand: new Map([...sorted.map((k): [string, number] => [levelKeyOf(k), 0]), ...onHand]),
+      levels: new Map([...sorted.map((k): [string, LevelState] => [levelKeyOf(k), empty()]), ...levels]),
+      reservations: new Map([...states(waited), ...states(passed)]),
+      nextReservationId: sequence < 0 ? undefined : (results[sequence] as number),
     };
   }
 
-  /** A write's audit entry: its entity is its first movement, `after` lists its movements. */
-  private auditEntry({ ctx, write }: Pending, { firstMovement, result }: Accepted): InsertedRowEntry {
-    return {
-      actor: { id: ctx.user.id, username: ctx.user.username, role: ctx.user.role },
+  /**
+   * A write's audit entry. A stock write's entity is its first movement and `after` lists its movements;
+   * a reservation write's is the reservation, `before` and `after` it as the write found and left it
+   * (with a confirmation's movements). An expiry has no actor.
+   */
+  private auditEntry({ ctx, write }: Pending, { firstMovement, planned }: Accepted): InsertedRowEntry {
+    const actor = write.reservation?.kind === 'expire' ? { id: null, username: null, role: null } : ctx.user;
+    const common = {
+      actor: { id: actor.id, username: actor.username, role: actor.role },
       action: write.action,
-      entityType: 'movement',
-      entityRow: firstMovement,
-      before: null,
-      after: { movements: result.movements },
       requestId: ctx.requestId,
       ip: ctx.ip,
+    };
+    const change = write.reservation;
+    if (!change) {
+      const after = { movements: planned.result.movements };
+      return { ...common, entityType: 'movement', entityRow: firstMovement, before: null, after };
+    }
+    const { reservation, movements } = planned.result;
+    return {
+      ...common,
+      entityType: 'reservation',
+      entityId: String(reservation!.id),
+      before: change.kind === 'create' ? null : toReservationView(change.record),
+      after: movements.length ? { reservation, movements } : { reservation },
     };
   }
 }

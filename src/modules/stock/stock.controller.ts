@@ -1,22 +1,10 @@
 import { Body, Controller, Get, Headers, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ReqContext, RequestContext, Roles } from '../../common/decorators/auth.decorators';
-import { ApiError } from '../../common/errors/api-error';
 import { ROLE_RULES } from '../../common/roles';
 import { AdjustDto, BatchDto, LevelsQuery, MovementsQuery, StockMoveDto, TransferDto } from './dto/stock.dto';
-import { Idempotency } from './idempotency.service';
+import { idempotencyOf } from './idempotency-key';
 import { StockService } from './stock.service';
-
-const PRINTABLE_ASCII_KEY = /^[\x20-\x7e]{1,128}$/;
-
-/** The Idempotency-Key of a stock POST, scoped to its route; 400 when present but malformed. */
-function idempotency(route: string, key: string | undefined, request: FastifyRequest): Idempotency | undefined {
-  if (key === undefined) return undefined;
-  if (!PRINTABLE_ASCII_KEY.test(key)) {
-    throw ApiError.validation({ 'Idempotency-Key': ['Idempotency-Key must be 1..128 printable ASCII characters'] });
-  }
-  return { route, key, body: request.body };
-}
 
 @Controller('api/stock')
 export class StockController {
@@ -30,7 +18,7 @@ export class StockController {
     @Headers('idempotency-key') key: string | undefined,
     @Req() req: FastifyRequest,
   ) {
-    return this.stock.receive(ctx, dto, idempotency('in', key, req));
+    return this.stock.receive(ctx, dto, idempotencyOf('in', key, req.body));
   }
 
   @Post('out')
@@ -41,7 +29,7 @@ export class StockController {
     @Headers('idempotency-key') key: string | undefined,
     @Req() req: FastifyRequest,
   ) {
-    return this.stock.issue(ctx, dto, idempotency('out', key, req));
+    return this.stock.issue(ctx, dto, idempotencyOf('out', key, req.body));
   }
 
   @Post('adjust')
@@ -52,7 +40,7 @@ export class StockController {
     @Headers('idempotency-key') key: string | undefined,
     @Req() req: FastifyRequest,
   ) {
-    return this.stock.adjust(ctx, dto, idempotency('adjust', key, req));
+    return this.stock.adjust(ctx, dto, idempotencyOf('adjust', key, req.body));
   }
 
   @Post('transfer')
@@ -63,7 +51,7 @@ export class StockController {
     @Headers('idempotency-key') key: string | undefined,
     @Req() req: FastifyRequest,
   ) {
-    return this.stock.transfer(ctx, dto, idempotency('transfer', key, req));
+    return this.stock.transfer(ctx, dto, idempotencyOf('transfer', key, req.body));
   }
 
   @Post('batch')
@@ -74,7 +62,7 @@ export class StockController {
     @Headers('idempotency-key') key: string | undefined,
     @Req() req: FastifyRequest,
   ) {
-    return this.stock.batch(ctx, dto, idempotency('batch', key, req));
+    return this.stock.batch(ctx, dto, idempotencyOf('batch', key, req.body));
   }
 
   @Get()

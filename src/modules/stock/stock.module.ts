@@ -6,14 +6,27 @@ import { IdempotencyRepository } from './idempotency.repository';
 import { IdempotencyService } from './idempotency.service';
 import { StockLevelsModule } from './levels/stock-levels.module';
 import { StockLedgerService } from './stock-ledger.service';
+import { ReservationExpiry } from './reservations/reservation-expiry.service';
+import { ReservationsController } from './reservations/reservations.controller';
+import { ReservationsRepository } from './reservations/reservations.repository';
+import { ReservationsService } from './reservations/reservations.service';
 import { StockController } from './stock.controller';
 import { StockRepository } from './stock.repository';
 import { StockService } from './stock.service';
 
 @Module({
   imports: [AuditModule, ProductsModule, WarehousesModule, StockLevelsModule],
-  controllers: [StockController],
-  providers: [StockService, StockLedgerService, IdempotencyService, StockRepository, IdempotencyRepository],
+  controllers: [StockController, ReservationsController],
+  providers: [
+    StockService,
+    StockLedgerService,
+    IdempotencyService,
+    StockRepository,
+    IdempotencyRepository,
+    ReservationsService,
+    ReservationsRepository,
+    ReservationExpiry,
+  ],
   exports: [StockService],
 })
 export class StockModule {}

@@ -24,6 +24,7 @@ export interface LedgerCheck extends LevelKey {
   onHand: number;
   ledgerSum: number;
   firstBadMovementId: number | null;
+  reserved: number;
 }
 
 export type NewMovement = Omit<StockMovement, 'id'>;
@@ -101,9 +102,9 @@ export class StockRepository {
    * For every level: on-hand against the sum of its movements, and the first movement whose
    * balanceAfter is not the running sum in id order.
    */
-  async checkLedger(): Promise<{ checked: number; mismatches: LedgerCheck[] }> {
+  async checkLedger(): Promise<LedgerCheck[]> {
     const rows: Record<string, string | number | null>[] = await this.dataSource.query(`
-      SELECT l.product_id, l.warehouse_id, w.code AS warehouse, l.on_hand,
+      SELECT l.product_id, l.warehouse_id, w.code AS warehouse, l.on_hand, l.reserved,
              COALESCE(m.ledger_sum, 0) AS ledger_sum, m.first_bad_id
       FROM stock_levels l
       JOIN warehouses w ON w.id = l.warehouse_id
@@ -118,17 +119,14 @@ export class StockRepository {
         GROUP BY product_id, warehouse_id
       ) m ON m.product_id = l.product_id AND m.warehouse_id = l.warehouse_id
       ORDER BY l.product_id, l.warehouse_id`);
-    const checks = rows.map((r) => ({
+    return rows.map((r) => ({
       productId: Number(r.product_id),
       warehouseId: Number(r.warehouse_id),
       warehouse: String(r.warehouse),
       onHand: Number(r.on_hand),
       ledgerSum: Number(r.ledger_sum),
       firstBadMovementId: r.first_bad_id === null ? null : Number(r.first_bad_id),
+      reserved: Number(r.reserved),
     }));
-    return {
-      checked: checks.length,
-      mismatches: checks.filter((c) => c.onHand !== c.ledgerSum || c.firstBadMovementId !== null),
-    };
   }
 }

@@ -18,11 +18,13 @@ import { Idempotency } from './idempotency.service';
 import { StockLevelsRepository } from './levels/stock-levels.repository';
 import { StockLedgerService } from './stock-ledger.service';
 import { StockResult } from './stock-planner';
-import { LedgerCheck, StockRepository } from './stock.repository';
+import { levelKeyOf } from './levels/level-key';
+import { ReservationsRepository } from './reservations/reservations.repository';
+import { StockRepository } from './stock.repository';
 import { LevelView, MovementView, toMovementView } from './stock.views';
 
 /** Exactly one of productId or sku; `path` prefixes the field names in the 400. */
-function productRef(line: ProductLine, path = ''): ProductRef {
+export function productRef(line: ProductLine, path = ''): ProductRef {
   if (line.productId !== undefined && line.sku !== undefined) {
     const message = ['exactly one of productId or sku is allowed'];
     throw ApiError.validation({ [`${path}productId`]: message, [`${path}sku`]: message });
@@ -32,6 +34,16 @@ function productRef(line: ProductLine, path = ''): ProductRef {
 
 const single = ({ movements, levels }: StockResult) => ({ movement: movements[0], level: levels[0] });
 
+export interface LevelMismatch {
+  productId: number;
+  warehouse: string;
+  onHand: number;
+  ledgerSum: number;
+  firstBadMovementId: number | null;
+  reserved: number;
+  reservedSum: number;
+}
+
 /** Stock routes: thin callers of the one write path, and the reads. */
 @Injectable()
 export class StockService {
@@ -39,6 +51,7 @@ export class StockService {
     private readonly ledger: StockLedgerService,
     private readonly movementRows: StockRepository,
     private readonly levelRows: StockLevelsRepository,
+    private readonly reservationRows: ReservationsRepository,
     private readonly products: ProductsRepository,
     private readonly warehouses: WarehousesService,
   ) {}
@@ -53,7 +66,9 @@ export class StockService {
 
   private move(ctx: RequestContext, type: 'IN' | 'OUT', dto: StockMoveDto, idempotency?: Idempotency) {
     const delta = type === 'IN' ? dto.quantity : -dto.quantity;
-    const operations = [{ type, product: productRef(dto), warehouse: dto.warehouse, delta }];
+    const operations = [
+      { type, product: productRef(dto), warehouse: dto.warehouse, delta, takesAvailable: type === 'OUT' },
+    ];
     const action = type === 'IN' ? 'stock.in' : 'stock.out';
     return this.ledger.apply(
       ctx,
@@ -89,7 +104,7 @@ export class StockService {
     if (dto.from === dto.to) throw ApiError.validation({ to: ['to must differ from from'] });
     const product = productRef(dto);
     const operations = [
-      { type: 'TRANSFER_OUT' as const, product, warehouse: dto.from, delta: -dto.quantity },
+      { type: 'TRANSFER_OUT' as const, product, warehouse: dto.from, delta: -dto.quantity, takesAvailable: true },
       { type: 'TRANSFER_IN' as const, product, warehouse: dto.to, delta: dto.quantity },
     ];
     return this.ledger.apply(
@@ -107,6 +122,7 @@ export class StockService {
       product: productRef(line, `lines.${i}.`),
       warehouse: line.warehouse,
       delta: sign * line.quantity,
+      takesAvailable: dto.type === 'OUT',
     }));
     return this.ledger.apply(
       ctx,
@@ -132,6 +148,8 @@ export class StockService {
         sku: r.sku,
         warehouse: r.warehouse,
         onHand: r.onHand,
+        reserved: r.reserved,
+        available: r.onHand - r.reserved,
         updatedAt: r.updatedAt.toISOString(),
       }),
       (r) => ({ p: r.productId, w: r.warehouseId }),
@@ -151,17 +169,32 @@ export class StockService {
     return toPage(rows, limit, (m) => toMovementView(m, m.sku, m.warehouse));
   }
 
-  async reconcile(): Promise<{ checkedLevels: number; mismatches: Omit<LedgerCheck, 'warehouseId'>[] }> {
-    const { checked, mismatches } = await this.movementRows.checkLedger();
+  /**
+   * Every level against its ledger (on-hand = the sum of its movements, each balanceAfter the running
+   * sum) and against its reservations (reserved = the sum of its ACTIVE reservation lines).
+   */
+  async reconcile(): Promise<{ checkedLevels: number; mismatches: LevelMismatch[] }> {
+    const checks = await this.movementRows.checkLedger();
+    const holds = await this.reservationRows.activeHoldsByLevel();
+    const mismatches = checks
+      .map(({ warehouseId, ...check }) => ({
+        ...check,
+        reservedSum: holds.get(levelKeyOf({ warehouseId, ...check })) ?? 0,
+      }))
+      .filter((c) => c.onHand !== c.ledgerSum || c.firstBadMovementId !== null || c.reserved !== c.reservedSum);
     return {
-      checkedLevels: checked,
-      mismatches: mismatches.map(({ productId, warehouse, onHand, ledgerSum, firstBadMovementId }) => ({
-        productId,
-        warehouse,
-        onHand,
-        ledgerSum,
-        firstBadMovementId,
-      })),
+      checkedLevels: checks.length,
+      mismatches: mismatches.map(
+        ({ productId, warehouse, onHand, ledgerSum, firstBadMovementId, reserved, reservedSum }) => ({
+          productId,
+          warehouse,
+          onHand,
+          ledgerSum,
+          firstBadMovementId,
+          reserved,
+          reservedSum,
+        }),
+      ),
     };
   }
 
@@ -169,7 +202,11 @@ export class StockService {
    * Turns productId / sku / warehouse filters into ids; 404 when one names nothing. An archived product
    * is named like any other: its history stays readable.
    */
-  private async filterIds(query: LevelsQuery): Promise<{ productId?: number; warehouseId?: number }> {
+  async filterIds(query: {
+    productId?: number;
+    sku?: string;
+    warehouse?: string;
+  }): Promise<{ productId?: number; warehouseId?: number }> {
     let productId = query.productId;
     if (query.sku !== undefined) {
       const product = await this.products.findEverBySku(query.sku);

@@ -21,6 +21,9 @@ export interface LevelView {
   sku: string;
   warehouse: string;
   onHand: number;
+  /** Held for ACTIVE reservations; available = onHand - reserved (below 0 after a count found less than is held). */
+  reserved: number;
+  available: number;
   updatedAt: string;
 }
 

@@ -2,7 +2,7 @@ import { IsDateString, IsIn, IsOptional, IsString, Length } from 'class-validato
 import { PageQuery } from '../../../common/http/pagination';
 import { AuditLog } from '../entities/audit-log.entity';
 
-export const ENTITY_TYPES = ['product', 'warehouse', 'user', 'movement'] as const;
+export const ENTITY_TYPES = ['product', 'warehouse', 'user', 'movement', 'reservation'] as const;
 
 export class AuditQuery extends PageQuery {
   @IsOptional() @IsString() @Length(1, 128) actor?: string;
@@ -16,7 +16,7 @@ export class AuditQuery extends PageQuery {
 export interface AuditView {
   id: number;
   at: string;
-  actor: { id: number | null; username: string; role: string | null };
+  actor: { id: number | null; username: string | null; role: string | null };
   action: string;
   entityType: string;
   entityId: string | null;

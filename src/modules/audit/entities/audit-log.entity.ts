@@ -10,7 +10,9 @@ export class AuditLog {
   @PrimaryGeneratedColumn() id!: number;
   @Column(TIMESTAMP) at!: Date;
   @Column({ name: 'actor_id', type: 'int', nullable: true, default: null }) actorId!: number | null;
-  @Column({ name: 'actor_username', type: 'varchar', length: 128 }) actorUsername!: string;
+  /** null for the service's own changes (a reservation's expiry). */
+  @Column({ name: 'actor_username', type: 'varchar', length: 128, nullable: true, default: null }) actorUsername!:
+    string | null;
   @Column({ name: 'actor_role', type: 'varchar', length: 16, nullable: true, default: null }) actorRole!: string | null;
   @Column({ type: 'varchar', length: 64 }) action!: string;
   @Column({ name: 'entity_type', type: 'varchar', length: 32 }) entityType!: string;

@@ -4,6 +4,12 @@ export interface LevelKey {
   productId: number;
 }
 
+/** A level's quantities: on hand, and held for reservations (available = onHand - reserved). */
+export interface LevelState {
+  onHand: number;
+  reserved: number;
+}
+
 export function levelKeyOf(key: LevelKey): string {
   return `${key.warehouseId}:${key.productId}`;
 }

@@ -2,12 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { Dialect, dialectOf, forUpdate, rawDate, Statement } from '../../../database/dialect';
 import { StockLevel } from './entities/stock-level.entity';
-import { LevelKey, levelKeyOf } from './level-key';
+import { LevelKey, levelKeyOf, LevelState } from './level-key';
 
 export interface LevelRow extends LevelKey {
   sku: string;
   warehouse: string;
   onHand: number;
+  reserved: number;
   updatedAt: Date;
 }
 
@@ -22,6 +23,7 @@ interface LevelLockRow {
   warehouse_id: number;
   product_id: number;
   on_hand: string | number;
+  reserved: string | number;
 }
 
 /**
@@ -39,12 +41,12 @@ export class StockLevelsRepository {
 
   /**
    * The rows of `keys` (sorted by levelOrder) `FOR UPDATE`, in that order — the one order every stock
-   * write uses; reads each one's on-hand. A level without a row is absent.
+   * write uses; reads each one's on-hand and reserved. A level without a row is absent.
    */
-  lockForUpdate(keys: LevelKey[]): Statement<Map<string, number>> {
+  lockForUpdate(keys: LevelKey[]): Statement<Map<string, LevelState>> {
     return {
       sql:
-        'SELECT warehouse_id, product_id, on_hand FROM stock_levels WHERE ' +
+        'SELECT warehouse_id, product_id, on_hand, reserved FROM stock_levels WHERE ' +
         keys.map(() => '(warehouse_id = ? AND product_id = ?)').join(' OR ') +
         ` ORDER BY warehouse_id, product_id${this.dialect.forUpdate}`,
       params: keys.flatMap((k) => [k.warehouseId, k.productId]),
@@ -52,7 +54,7 @@ export class StockLevelsRepository {
         new Map(
           (rows as LevelLockRow[]).map((r) => [
             levelKeyOf({ warehouseId: Number(r.warehouse_id), productId: Number(r.product_id) }),
-            Number(r.on_hand),
+            { onHand: Number(r.on_hand), reserved: Number(r.reserved) },
           ]),
         ),
     };
@@ -66,11 +68,11 @@ export class StockLevelsRepository {
     };
   }
 
-  /** Sets each level's on-hand; `now` is its updatedAt. */
-  setOnHand(levels: (LevelKey & { onHand: number })[], now: Date): Statement[] {
+  /** Sets each level's on-hand and reserved; `now` is its updatedAt. */
+  setLevels(levels: (LevelKey & LevelState)[], now: Date): Statement[] {
     return levels.map((level) => ({
-      sql: 'UPDATE stock_levels SET on_hand = ?, updated_at = ? WHERE warehouse_id = ? AND product_id = ?',
-      params: [level.onHand, now, level.warehouseId, level.productId],
+      sql: 'UPDATE stock_levels SET on_hand = ?, reserved = ?, updated_at = ? WHERE warehouse_id = ? AND product_id = ?',
+      params: [level.onHand, level.reserved, now, level.warehouseId, level.productId],
     }));
   }
 
@@ -91,14 +93,17 @@ export class StockLevelsRepository {
     return rows.map((row) => ({ warehouse: row.warehouse, onHand: Number(row.on_hand) }));
   }
 
-  /** Locks the product's level rows (MySQL) and sums them: an archive's check cannot race a stock-in. */
-  async lockedOnHand(manager: EntityManager, productId: number): Promise<number> {
+  /** Locks the product's level rows (MySQL) and sums them: an archive's check cannot race a stock write. */
+  async lockedTotals(manager: EntityManager, productId: number): Promise<LevelState> {
     const query = manager
       .createQueryBuilder(StockLevel, 'l')
-      .select('l.on_hand', 'on_hand')
+      .select(['l.on_hand AS on_hand', 'l.reserved AS reserved'])
       .where('l.product_id = :productId', { productId });
-    const rows = await forUpdate(query).getRawMany<{ on_hand: string | number }>();
-    return rows.reduce((sum, row) => sum + Number(row.on_hand), 0);
+    const rows = await forUpdate(query).getRawMany<{ on_hand: string | number; reserved: string | number }>();
+    return {
+      onHand: rows.reduce((sum, row) => sum + Number(row.on_hand), 0),
+      reserved: rows.reduce((sum, row) => sum + Number(row.reserved), 0),
+    };
   }
 
   /** Levels, keyset on (product, warehouse): of active products, or of the one named (archived or not). */
@@ -111,6 +116,7 @@ export class StockLevelsRepository {
         'l.warehouse_id AS warehouse_id',
         'l.product_id AS product_id',
         'l.on_hand AS on_hand',
+        'l.reserved AS reserved',
         'l.updated_at AS updated_at',
         'p.sku AS sku',
         'w.code AS warehouse',
@@ -135,6 +141,7 @@ export class StockLevelsRepository {
       warehouseId: Number(r.warehouse_id),
       productId: Number(r.product_id),
       onHand: Number(r.on_hand),
+      reserved: Number(r.reserved),
       updatedAt: rawDate(r.updated_at),
       sku: String(r.sku),
       warehouse: String(r.warehouse),
