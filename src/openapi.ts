@@ -19,8 +19,22 @@ const ROUTE_ERRORS: Record<string, ErrorCode[]> = {
   'DELETE /api/products/{id}': ['NOT_FOUND', 'PRODUCT_HAS_STOCK'],
   'GET /api/stock': ['NOT_FOUND'],
   'GET /api/stock/movements': ['NOT_FOUND'],
+  'GET /api/stock/reservations': ['NOT_FOUND'],
+  'GET /api/stock/reservations/{id}': ['NOT_FOUND'],
   ...Object.fromEntries(
-    ['in', 'out', 'adjust', 'transfer', 'batch'].map((route) => [
+    ['confirm', 'cancel'].map((route) => [
+      `POST /api/stock/reservations/{id}/${route}`,
+      [
+        'NOT_FOUND',
+        'RESERVATION_NOT_ACTIVE',
+        ...(route === 'confirm' ? (['INSUFFICIENT_STOCK'] as const) : []),
+        'IDEMPOTENCY_KEY_IN_USE',
+        'IDEMPOTENCY_KEY_REUSED',
+      ] as ErrorCode[],
+    ]),
+  ),
+  ...Object.fromEntries(
+    ['in', 'out', 'adjust', 'transfer', 'batch', 'reservations'].map((route) => [
       `POST /api/stock/${route}`,
       [
         'NOT_FOUND',

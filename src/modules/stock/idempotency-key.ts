@@ -4,8 +4,9 @@ import { Idempotency } from './idempotency.service';
 const PRINTABLE_ASCII_KEY = /^[\x20-\x7e]{1,128}$/;
 
 /**
- * The Idempotency-Key of a stock POST, scoped to its route; `body` is what a replay must match (the
- * request body, with a path id where the route has one). 400 when the key is present but malformed.
+ * The Idempotency-Key of a stock POST, scoped to its route (a name of at most 16 characters, the
+ * stored key's column); `body` is what a replay must match (the request body, or the path id where
+ * the route takes no body). 400 when the key is present but malformed.
  */
 export function idempotencyOf(route: string, key: string | undefined, body: unknown): Idempotency | undefined {
   if (key === undefined) return undefined;

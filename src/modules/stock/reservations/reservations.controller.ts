@@ -20,7 +20,7 @@ export class ReservationsController {
     @Headers('idempotency-key') key: string | undefined,
     @Req() req: FastifyRequest,
   ) {
-    return this.reservations.create(ctx, dto, idempotencyOf('reservations', key, req.body));
+    return this.reservations.create(ctx, dto, idempotencyOf('reserve', key, req.body));
   }
 
   @Post(':id/confirm')
@@ -31,7 +31,7 @@ export class ReservationsController {
     @Body(NoFieldsPipe) _body: unknown,
     @Headers('idempotency-key') key: string | undefined,
   ) {
-    return this.reservations.confirm(ctx, id, idempotencyOf('reservations.confirm', key, { id }));
+    return this.reservations.confirm(ctx, id, idempotencyOf('reserve.confirm', key, { id }));
   }
 
   @Post(':id/cancel')
@@ -43,7 +43,7 @@ export class ReservationsController {
     @Body(NoFieldsPipe) _body: unknown,
     @Headers('idempotency-key') key: string | undefined,
   ) {
-    return this.reservations.cancel(ctx, id, idempotencyOf('reservations.cancel', key, { id }));
+    return this.reservations.cancel(ctx, id, idempotencyOf('reserve.cancel', key, { id }));
   }
 
   @Get()
