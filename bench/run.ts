@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: POST /api/stock/out through the service (HTTP, real tokens, 64 connections) against
  * a raw mysql2 baseline doing the same transaction at the same concurrency, on one hot SKU and spread
- * over 10,000 SKUs. Both run in this process against the same MariaDB/MySQL, so the ratio holds on a
- * noisy machine where absolute figures do not.
+ * over 10,000 SKUs, then the reservation flow (reserve 1, confirm it) on the same SKUs. All run in
+ * this process against the same MariaDB/MySQL, so the ratios hold on a noisy machine where absolute
+ * figures do not.
  */
 import autocannon from 'autocannon';
 import { createConnection, createPool, Pool, RowDataPacket } from 'mysql2/promise';
@@ -109,6 +110,47 @@ async function service(url: string, token: string, pickProduct: () => number, du
   };
 }
 
+/**
+ * The reservation flow over HTTP: each connection reserves 1 of a product and confirms it (two
+ * requests, two stock writes); `ops` counts completed flows (confirms answered 201) per second.
+ */
+async function reservations(url: string, token: string, pickProduct: () => number): Promise<Figures> {
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    requests: [
+      {
+        path: '/api/stock/reservations',
+        setupRequest: (req) => ({
+          ...req,
+          body: JSON.stringify({ lines: [{ productId: pickProduct(), quantity: 1 }] }),
+        }),
+        onResponse: (status, body, context) => {
+          if (status === 201) {
+            (context as { id?: number }).id = (JSON.parse(body) as { reservation: { id: number } }).reservation.id;
+          }
+        },
+      },
+      {
+        setupRequest: (req, context) => ({
+          ...req,
+          path: `/api/stock/reservations/${String((context as { id?: number }).id)}/confirm`,
+          body: '',
+        }),
+      },
+    ],
+  });
+  return {
+    ops: result['2xx'] / 2 / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.non2xx + result.errors,
+  };
+}
+
 async function seed(pool: Pool): Promise<{ warehouseId: number; actorId: number }> {
   const [[{ id: warehouseId }]] = await pool.query<RowDataPacket[]>("SELECT id FROM warehouses WHERE code = 'MAIN'");
   const [[{ id: actorId }]] = await pool.query<RowDataPacket[]>("SELECT id FROM users WHERE username = 'admin'");
@@ -172,25 +214,33 @@ async function main(): Promise<void> {
     const hot = () => 1;
     const spread = () => 1 + Math.floor(Math.random() * SPREAD_SKUS);
 
-    const rows: [string, Figures, Figures, number][] = [];
+    const rows: [string, Figures, Figures, number, Figures, number][] = [];
+    /** Writes per transaction over what `run` did (the service's group-commit histogram). */
+    const perTransaction = async (run: () => Promise<Figures>): Promise<[Figures, number]> => {
+      const before = await groupWrites(svc!.url, accessToken);
+      const figures = await run();
+      const after = await groupWrites(svc!.url, accessToken);
+      return [figures, (after.writes - before.writes) / (after.transactions - before.transactions)];
+    };
     for (const [name, pick] of [
       ['hot SKU', hot],
       [`${SPREAD_SKUS} SKUs`, spread],
     ] as const) {
       const raw = await rawBaseline(pool, pick, warehouseId, actorId);
-      const before = await groupWrites(svc.url, accessToken);
-      const http = await service(svc.url, accessToken, pick);
-      const after = await groupWrites(svc.url, accessToken);
-      rows.push([name, raw, http, (after.writes - before.writes) / (after.transactions - before.transactions)]);
+      const [http, grouped] = await perTransaction(() => service(svc!.url, accessToken, pick));
+      const [held, heldGrouped] = await perTransaction(() => reservations(svc!.url, accessToken, pick));
+      rows.push([name, raw, http, grouped, held, heldGrouped]);
     }
     const fmt = (f: Figures) =>
       `${f.ops.toFixed(0).padStart(7)} ops/s  p50 ${f.p50.toFixed(1).padStart(6)} ms  p99 ${f.p99.toFixed(1).padStart(6)} ms  errors ${f.errors}`;
     console.log(`\nPOST /api/stock/out, ${CONNECTIONS} connections, ${DURATION_S} s each, pool ${POOL_SIZE}`);
-    for (const [name, raw, http, perTransaction] of rows) {
+    for (const [name, raw, http, grouped, held, heldGrouped] of rows) {
       console.log(`\n${name}`);
       console.log(`  raw mysql2 transaction  ${fmt(raw)}`);
-      console.log(`  service over HTTP       ${fmt(http)}  (${perTransaction.toFixed(1)} writes per transaction)`);
+      console.log(`  service over HTTP       ${fmt(http)}  (${grouped.toFixed(1)} writes per transaction)`);
       console.log(`  service ÷ raw           ${(http.ops / raw.ops).toFixed(2)}`);
+      console.log(`  reserve + confirm       ${fmt(held)}  (flows; ${heldGrouped.toFixed(1)} writes per transaction)`);
+      console.log(`  flows ÷ plain out       ${(held.ops / http.ops).toFixed(2)}  (a flow is two stock writes)`);
     }
     // what the per-request HTTP metrics cost: the hot path with them on and off, interleaved (on, off,
     // on, off) after a warm-up of the fresh process, so neither side gets the warmer machine
