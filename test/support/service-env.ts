@@ -7,7 +7,9 @@ export const PASSWORD = 'correct-horse-battery';
 
 /**
  * The environment of the service under test, in process or as a process of its own: one database,
- * the admin above, no request limit (suites send many), no Redis.
+ * the admin above, no request limit (suites send many), no Redis. A pool of 8 connections: two suites
+ * run at once and some start three service processes, and MariaDB's default max_connections (151) must
+ * hold them all (ER_CON_COUNT_ERROR would answer 503).
  */
 export function serviceEnv(database: TestDatabase, overrides: Record<string, string> = {}): Record<string, string> {
   return {
@@ -17,6 +19,7 @@ export function serviceEnv(database: TestDatabase, overrides: Record<string, str
     ADMIN_PASSWORD: ADMIN.password,
     RATE_LIMIT_PER_MINUTE: '0',
     REDIS_URL: '',
+    DB_POOL_SIZE: '8',
     ...database.env,
     ...overrides,
   };
