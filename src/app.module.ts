@@ -12,6 +12,7 @@ import { DatabaseModule } from './database/database.module';
 import { ENTITIES } from './entities';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
+import { EventsModule } from './modules/events/events.module';
 import { HealthModule } from './modules/health/health.module';
 import { MetricsEndpointModule } from './modules/metrics/metrics-endpoint.module';
 import { ProductsModule } from './modules/products/products.module';
@@ -57,6 +58,7 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
     WarehousesModule,
     ProductsModule,
     StockModule,
+    EventsModule,
     HealthModule,
   ],
   providers: [

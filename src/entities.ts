@@ -1,4 +1,8 @@
 import { Sequence } from './database/sequence.entity';
+import { OutboxCursor } from './modules/events/entities/outbox-cursor.entity';
+import { OutboxEvent } from './modules/events/entities/outbox-event.entity';
+import { WebhookDelivery } from './modules/events/webhooks/entities/webhook-delivery.entity';
+import { Webhook } from './modules/events/webhooks/entities/webhook.entity';
 import { AuditLog } from './modules/audit/entities/audit-log.entity';
 import { Product } from './modules/products/entities/product.entity';
 import { IdempotencyKey } from './modules/stock/entities/idempotency-key.entity';
@@ -21,4 +25,8 @@ export const ENTITIES = [
   Reservation,
   ReservationLine,
   Sequence,
+  OutboxEvent,
+  OutboxCursor,
+  Webhook,
+  WebhookDelivery,
 ];

@@ -828,8 +828,8 @@ describe(`reservations under concurrency (${MYSQL ? '2 service processes on one 
         const dueAt = Math.min(...reservations.map((r) => Date.parse(r.expiresAt)));
 
         // The test holds both level rows (its own connection, FOR UPDATE). Just before the reservations fall
-        // due, the two survivors get writes on the other product: they stall on its level and fill every
-        // group slot, so the survivors' sweeps queue behind them and only the third process starts expiry
+        // due, the two survivors get writes on the other product: they stall on its level (or on its product
+        // row, which the first of them holds) and fill every group slot, so the survivors' sweeps queue behind them and only the third process starts expiry
         // transactions: it locks reservation rows (SKIP LOCKED) and stalls on the reserved level. Seen there,
         // it is SIGKILLed mid-sweep, holding reservations; then the test lets go. Its transactions must roll
         // back and the survivors expire every reservation, each exactly once, within 2 s of expiresAt.
@@ -838,11 +838,15 @@ describe(`reservations under concurrency (${MYSQL ? '2 service processes on one 
           'SELECT on_hand FROM stock_levels WHERE warehouse_id = ? AND product_id IN (?, ?) ORDER BY product_id FOR UPDATE',
           [main.id, productId, other],
         );
-        /** Threads of process `pid` waiting in a locking read of stock_levels (on the test's locks). */
+        /**
+         * Threads of process `pid` waiting in a stock write's locking reads: on the test's level locks, or on
+         * the product row a first write of the process holds while it waits for them.
+         */
         const stalled = async (pid: number): Promise<number> => {
           const [rows] = await conn.query<RowDataPacket[]>(
             `SELECT HOST AS host FROM information_schema.PROCESSLIST
-             WHERE DB = ? AND COMMAND = 'Query' AND INFO LIKE '%FROM stock_levels%FOR UPDATE%'`,
+             WHERE DB = ? AND COMMAND = 'Query' AND INFO LIKE '%FOR UPDATE%'
+               AND (INFO LIKE '%FROM stock_levels%' OR INFO LIKE '%FROM products%')`,
             [env.DB_NAME],
           );
           const ports = localPortsOf(pid);

@@ -2,13 +2,15 @@ import { ConfigService } from '@nestjs/config';
 import { AppConfig, appConfig } from './app.config';
 import { AuthConfig, authConfig } from './auth.config';
 import { DatabaseConfig, databaseConfig } from './database.config';
+import { EventsConfig, eventsConfig } from './events.config';
 
-export const configLoaders = [appConfig, databaseConfig, authConfig];
+export const configLoaders = [appConfig, databaseConfig, authConfig, eventsConfig];
 
 export interface Config {
   app: AppConfig;
   database: DatabaseConfig;
   auth: AuthConfig;
+  events: EventsConfig;
 }
 
 /**

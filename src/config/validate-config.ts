@@ -3,7 +3,13 @@ import { validateSync } from 'class-validator';
 import { readFileSync } from 'node:fs';
 
 /** Secrets that may instead come from a file named by `<NAME>_FILE` (Docker and Kubernetes secrets). */
-export const SECRET_VARIABLES = ['JWT_SECRET', 'DB_PASSWORD', 'ADMIN_PASSWORD', 'EVENTS_AMQP_URL'] as const;
+export const SECRET_VARIABLES = [
+  'JWT_SECRET',
+  'DB_PASSWORD',
+  'ADMIN_PASSWORD',
+  'EVENTS_AMQP_URL',
+  'WEBHOOK_SECRET_KEY',
+] as const;
 
 /** The environment with each `<SECRET>_FILE` read into `<SECRET>` (one trailing newline dropped). */
 export function withSecretFiles(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

@@ -27,3 +27,19 @@ export function LongTextColumn(options: Omit<ColumnOptions, 'type'> = {}): Prope
 }
 
 export const isLongText = (entity: unknown, property: string) => longTextColumns.get(entity)?.has(property) ?? false;
+
+const bigIdColumns = new Map<unknown, Set<string>>();
+
+/**
+ * An auto-increment 64-bit id. BIGINT on MySQL/MariaDB; on SQLite INTEGER, which is 64-bit already and
+ * the only type AUTOINCREMENT accepts (InventoryDataSource narrows the metadata there).
+ */
+export function BigIdColumn(): PropertyDecorator {
+  return (target, property) => {
+    const columns = bigIdColumns.get(target.constructor) ?? new Set<string>();
+    bigIdColumns.set(target.constructor, columns.add(String(property)));
+    Column({ type: 'bigint', primary: true, generated: 'increment', transformer: bigintToNumber })(target, property);
+  };
+}
+
+export const isBigId = (entity: unknown, property: string) => bigIdColumns.get(entity)?.has(property) ?? false;

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { DatabaseConfig } from '../config/database.config';
-import { isLongText } from './columns';
+import { isBigId, isLongText } from './columns';
 import { dialectOf } from './dialect';
 import { MYSQL_MIGRATIONS, SQLITE_MIGRATIONS } from './migrations';
 
@@ -87,16 +87,16 @@ export function dataSourceOptions(
 /**
  * The DataSource of the service, the CLI and the TypeORM CLI. TypeORM has no per-driver column type,
  * so the metadata of each LongTextColumn is widened where the dialect says (MEDIUMTEXT on MySQL/MariaDB,
- * matching the migrations; SQLite's TEXT has no such limit).
+ * matching the migrations; SQLite's TEXT has no such limit), and each BigIdColumn is SQLite's INTEGER there.
  */
 export class InventoryDataSource extends DataSource {
   protected override async buildMetadatas(): Promise<void> {
     await super.buildMetadatas();
-    const { longText } = dialectOf(this);
-    if (!longText) return;
+    const { longText, autoIncrementId } = dialectOf(this);
     for (const metadata of this.entityMetadatas) {
       for (const column of metadata.columns) {
-        if (isLongText(metadata.target, column.propertyName)) column.type = longText;
+        if (longText && isLongText(metadata.target, column.propertyName)) column.type = longText;
+        if (autoIncrementId && isBigId(metadata.target, column.propertyName)) column.type = autoIncrementId;
       }
     }
   }

@@ -37,6 +37,8 @@ export interface Dialect {
   readonly begin: string;
   readonly commit: string;
   readonly rollback: string;
+  /** Sent before BEGIN: the next transaction reads committed rows and takes no gap locks (MySQL); none where writes run alone. */
+  readonly readCommitted?: string;
   /** Appended to a SELECT: a shared lock on what it reads (MySQL), nothing where every write runs alone. */
   readonly shareLock: string;
   /** Appended to a SELECT: an exclusive lock on what it reads. */
@@ -47,6 +49,8 @@ export interface Dialect {
   readonly insertIgnore: string;
   /** Column type for text past 64 KB, where `text` would not hold it (SQLite's TEXT has no such limit). */
   readonly longText?: 'mediumtext';
+  /** Column type of a 64-bit auto-increment id where BIGINT cannot be one (SQLite: INTEGER, 64-bit). */
+  readonly autoIncrementId?: 'integer';
   /** One connection shared by everything (SQLite): two transactions at once would nest, so writes queue. */
   readonly sharedConnection: boolean;
   /** Runs the statements in order — on MySQL as one multi-statement query, one round trip — and returns each one's result. */
@@ -109,6 +113,7 @@ const MYSQL: Dialect = {
   begin: 'START TRANSACTION',
   commit: 'COMMIT',
   rollback: 'ROLLBACK',
+  readCommitted: 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED',
   shareLock: ' LOCK IN SHARE MODE',
   forUpdate: ' FOR UPDATE',
   forUpdateSkipLocked: ' FOR UPDATE SKIP LOCKED', // MySQL 8, MariaDB 10.6+
@@ -167,6 +172,7 @@ const SQLITE: Dialect = {
   forUpdate: '',
   forUpdateSkipLocked: '',
   insertIgnore: 'INSERT OR IGNORE',
+  autoIncrementId: 'integer',
   sharedConnection: true,
   async send(runner, statements) {
     const results: unknown[] = [];

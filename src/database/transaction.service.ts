@@ -5,7 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { ApiError } from '../common/errors/api-error';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { Dialect, dialectOf, retryReason } from './dialect';
-import { Transaction } from './transaction';
+import { Transaction, TransactionOptions } from './transaction';
 
 const MAX_ATTEMPTS = 6;
 const BASE_BACKOFF_MS = 4;
@@ -39,9 +39,9 @@ export class TransactionService {
    * `work` with a Transaction whose BEGIN and COMMIT ride with its first and last round trips (see
    * Transaction). It commits when `work` returns without having done so, and rolls back when it throws.
    */
-  runInline<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+  runInline<T>(work: (tx: Transaction) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     return this.withRetries(async () => {
-      const tx = new Transaction(this.dataSource.createQueryRunner(), this.dialect);
+      const tx = new Transaction(this.dataSource.createQueryRunner(), this.dialect, options);
       try {
         const result = await work(tx);
         await tx.commit();

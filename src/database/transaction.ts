@@ -1,6 +1,14 @@
 import { QueryRunner } from 'typeorm';
 import { Dialect, Insert, InsertedIds, Statement } from './dialect';
 
+export interface TransactionOptions {
+  /**
+   * READ COMMITTED instead of REPEATABLE READ (MySQL): for a queue-like claim (`FOR UPDATE SKIP LOCKED`
+   * over a range), which must not take gap locks that would stall the writers appending to that range.
+   */
+  readCommitted?: boolean;
+}
+
 type Results<S extends readonly Statement<unknown>[]> = { [K in keyof S]: S[K] extends Statement<infer T> ? T : never };
 
 /**
@@ -15,6 +23,7 @@ export class Transaction {
   constructor(
     private readonly runner: QueryRunner,
     private readonly dialect: Dialect,
+    private readonly options: TransactionOptions = {},
   ) {}
 
   /** Sends `statements` (one round trip on MySQL), BEGIN in front of the first ones; each one's result, read. */
@@ -54,7 +63,9 @@ export class Transaction {
 
   private async send(statements: readonly Statement<unknown>[], commit: boolean): Promise<unknown[]> {
     if (this.committed) throw new Error('The transaction has already committed');
-    const begin = this.begun ? [] : [{ sql: this.dialect.begin, params: [] }];
+    const isolation =
+      this.options.readCommitted && this.dialect.readCommitted ? [{ sql: this.dialect.readCommitted, params: [] }] : [];
+    const begin = this.begun ? [] : [...isolation, { sql: this.dialect.begin, params: [] }];
     const end = commit ? [{ sql: this.dialect.commit, params: [] }] : [];
     const all = [...begin, ...statements, ...end];
     this.begun = true; // from here a failure may leave the transaction open: release rolls back

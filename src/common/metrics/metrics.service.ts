@@ -95,6 +95,28 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** Where the outbox backlog comes from; set by the events module (OutboxMetrics). */
+  outboxBacklog: () => Promise<number> = () => Promise.resolve(0);
+  readonly outboxPending = new Gauge({
+    name: 'inventory_outbox_pending',
+    help: 'Events not yet delivered to every destination: not yet placed in the feed, webhook deliveries PENDING, not yet confirmed by the broker',
+    registers: [this.registry],
+    collect: async () => {
+      this.outboxPending.set(await this.outboxBacklog().catch(() => NaN));
+    },
+  });
+  readonly webhookDeliveries = new Counter({
+    name: 'inventory_webhook_deliveries_total',
+    help: 'Webhook delivery attempts, by outcome: delivered (2xx), retry (failed, tried again later), failed (the last attempt failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly eventsPublished = new Counter({
+    name: 'inventory_events_published_total',
+    help: 'Events the message broker confirmed (EVENTS_AMQP_URL)',
+    registers: [this.registry],
+  });
+
   /** Called once per answered request (Fastify onResponse): labels by template, never the raw URL. */
   observeRequest(method: string, routeTemplate: string | undefined, statusCode: number, seconds: number): void {
     const labels = { method, route: routeTemplate ?? 'unmatched', status_code: String(statusCode) };

@@ -4,9 +4,11 @@ import { Initial1795615480000 as MysqlInitial } from './mysql/1795615480000-Init
 import { StockLedger1795616700000 as MysqlStockLedger } from './mysql/1795616700000-StockLedger';
 import { LongRecords1795625000000 as MysqlLongRecords } from './mysql/1795625000000-LongRecords';
 import { Reservations1796188076065 as MysqlReservations } from './mysql/1796188076065-Reservations';
+import { Events1796192131167 as MysqlEvents } from './mysql/1796192131167-Events';
 import { Initial1795615480000 as SqliteInitial } from './sqlite/1795615480000-Initial';
 import { StockLedger1795616700000 as SqliteStockLedger } from './sqlite/1795616700000-StockLedger';
 import { Reservations1796188065088 as SqliteReservations } from './sqlite/1796188065088-Reservations';
+import { Events1796192131167 as SqliteEvents } from './sqlite/1796192131167-Events';
 
-export const MYSQL_MIGRATIONS = [MysqlInitial, MysqlStockLedger, MysqlLongRecords, MysqlReservations];
-export const SQLITE_MIGRATIONS = [SqliteInitial, SqliteStockLedger, SqliteReservations];
+export const MYSQL_MIGRATIONS = [MysqlInitial, MysqlStockLedger, MysqlLongRecords, MysqlReservations, MysqlEvents];
+export const SQLITE_MIGRATIONS = [SqliteInitial, SqliteStockLedger, SqliteReservations, SqliteEvents];

@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { InsertedIds, Statement } from '../../database/dialect';
 import { AuditLog } from './entities/audit-log.entity';
 
-export type EntityType = 'product' | 'warehouse' | 'user' | 'movement' | 'reservation';
+export type EntityType = 'product' | 'warehouse' | 'user' | 'movement' | 'reservation' | 'webhook';
 
 export interface AuditActor {
   id: number | null;

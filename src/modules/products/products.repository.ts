@@ -3,6 +3,12 @@ import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { Dialect, dialectOf, forUpdate, Statement } from '../../database/dialect';
 import { Product } from './entities/product.entity';
 
+/** An active product as a stock write needs it. */
+export interface StockedProduct {
+  sku: string;
+  reorderPoint: number;
+}
+
 export interface ProductFilter {
   afterId: number | null;
   take: number;
@@ -48,15 +54,22 @@ export class ProductsRepository {
   }
 
   /**
-   * Inside a stock write's transaction: the SKU of each named product that is active (an archived or
-   * unknown one is absent), share-locked so that an archive — which takes the row exclusively first —
-   * cannot slip in before COMMIT.
+   * Inside a stock write's transaction: the SKU and reorder point of each named product that is active
+   * (an archived or unknown one is absent), locked exclusively: an archive or a reorder-point change
+   * cannot slip in before COMMIT, and one stock write at a time sees the product's total available —
+   * so each crossing of the reorder point yields exactly one stock.low or stock.restocked event.
    */
-  lockActiveSkus(ids: number[]): Statement<Map<number, string>> {
+  lockForStock(ids: number[]): Statement<Map<number, StockedProduct>> {
     return {
-      sql: `SELECT id, sku FROM products WHERE archived_at IS NULL AND id IN (${ids.map(() => '?').join(', ')})${this.dialect.shareLock}`,
+      sql: `SELECT id, sku, reorder_point FROM products WHERE archived_at IS NULL AND id IN (${ids.map(() => '?').join(', ')})${this.dialect.forUpdate}`,
       params: ids,
-      read: (rows) => new Map((rows as { id: number; sku: string }[]).map((p) => [Number(p.id), p.sku])),
+      read: (rows) =>
+        new Map(
+          (rows as { id: number; sku: string; reorder_point: number }[]).map((p) => [
+            Number(p.id),
+            { sku: p.sku, reorderPoint: Number(p.reorder_point) },
+          ]),
+        ),
     };
   }
 

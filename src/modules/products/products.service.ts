@@ -6,6 +6,9 @@ import { Page, decodeCursor, pageSize, toPage } from '../../common/http/paginati
 import { TransactionService } from '../../database/transaction.service';
 import { auditEntry } from '../audit/audit-context';
 import { AuditRepository } from '../audit/audit.repository';
+import { EventSequencer } from '../events/event-sequencer.service';
+import { EventsRepository } from '../events/events.repository';
+import { NewEvent, thresholdEvent } from '../events/new-event';
 import { StockLevelsRepository } from '../stock/levels/stock-levels.repository';
 import { Product } from './entities/product.entity';
 import {
@@ -19,6 +22,15 @@ import {
 import { ProductRef, productNotFound } from './product-ref';
 import { ProductsRepository } from './products.repository';
 
+const productEvent = (
+  type: 'product.created' | 'product.updated' | 'product.archived',
+  product: ProductDetailView,
+): NewEvent => ({
+  type,
+  orderKey: product.id,
+  data: product,
+});
+
 const notFound = (id: number) => ApiError.notFound('Product', { productId: id });
 
 @Injectable()
@@ -30,28 +42,34 @@ export class ProductsService {
     private readonly products: ProductsRepository,
     private readonly levels: StockLevelsRepository,
     private readonly audit: AuditRepository,
+    private readonly events: EventsRepository,
+    private readonly sequencer: EventSequencer,
     private readonly tx: TransactionService,
   ) {}
 
   create(ctx: RequestContext, dto: CreateProductDto): Promise<ProductView> {
     const now = new Date();
-    return this.tx.run(async (manager) => {
-      const product = await this.products.insert(manager, {
-        sku: dto.sku,
-        skuKey: dto.sku.toLowerCase(),
-        name: dto.name,
-        description: dto.description ?? null,
-        unit: dto.unit ?? 'pcs',
-        reorderPoint: dto.reorderPoint ?? 0,
-        version: 1,
-        createdAt: now,
-        updatedAt: now,
-        archivedAt: null,
-      });
-      const view = toProductView(product, 0);
-      await this.audit.append(manager, auditEntry(ctx, 'product.create', 'product', product.id, null, view));
-      return view;
-    });
+    return this.tx
+      .run(async (manager) => {
+        const product = await this.products.insert(manager, {
+          sku: dto.sku,
+          skuKey: dto.sku.toLowerCase(),
+          name: dto.name,
+          description: dto.description ?? null,
+          unit: dto.unit ?? 'pcs',
+          reorderPoint: dto.reorderPoint ?? 0,
+          version: 1,
+          createdAt: now,
+          updatedAt: now,
+          archivedAt: null,
+        });
+        const view = toProductView(product, 0);
+        await this.audit.append(manager, auditEntry(ctx, 'product.create', 'product', product.id, null, view));
+        // a new product starts low (nothing available), with no stock.low event
+        await this.events.append(manager, [productEvent('product.created', { ...view, stock: [] })], now);
+        return view;
+      })
+      .finally(() => this.sequencer.kick());
   }
 
   /**
@@ -104,29 +122,45 @@ export class ProductsService {
     ifMatch: string | undefined,
   ): Promise<ProductView> {
     const expected = parseIfMatch(ifMatch);
-    return this.tx.run(async (manager) => {
-      const product = await this.products.lockActiveById(manager, id);
-      if (!product) throw notFound(id);
-      if (expected !== undefined && expected !== 'any' && expected !== product.version) {
-        throw new ApiError('VERSION_MISMATCH', 'The product has changed since that version', {
-          currentVersion: product.version,
-        });
-      }
-      const onHand = (await this.levels.byWarehouse(id, manager)).reduce((sum, l) => sum + l.onHand, 0);
-      const changes: Partial<Product> = {};
-      if (dto.name !== undefined) changes.name = dto.name;
-      if (dto.description !== undefined) changes.description = dto.description;
-      if (dto.unit !== undefined) changes.unit = dto.unit;
-      if (dto.reorderPoint !== undefined) changes.reorderPoint = dto.reorderPoint;
-      if (Object.keys(changes).length === 0) return toProductView(product, onHand);
-      changes.version = product.version + 1;
-      changes.updatedAt = new Date();
-      await this.products.update(manager, id, changes);
-      const before = toProductView(product, onHand);
-      const after = toProductView({ ...product, ...changes }, onHand);
-      await this.audit.append(manager, auditEntry(ctx, 'product.update', 'product', id, before, after));
-      return after;
-    });
+    return this.tx
+      .run(async (manager) => {
+        const product = await this.products.lockActiveById(manager, id);
+        if (!product) throw notFound(id);
+        if (expected !== undefined && expected !== 'any' && expected !== product.version) {
+          throw new ApiError('VERSION_MISMATCH', 'The product has changed since that version', {
+            currentVersion: product.version,
+          });
+        }
+        const stock = await this.levels.byWarehouse(id, manager);
+        const onHand = stock.reduce((sum, l) => sum + l.onHand, 0);
+        const changes: Partial<Product> = {};
+        if (dto.name !== undefined) changes.name = dto.name;
+        if (dto.description !== undefined) changes.description = dto.description;
+        if (dto.unit !== undefined) changes.unit = dto.unit;
+        if (dto.reorderPoint !== undefined) changes.reorderPoint = dto.reorderPoint;
+        if (Object.keys(changes).length === 0) return toProductView(product, onHand);
+        changes.version = product.version + 1;
+        changes.updatedAt = new Date();
+        await this.products.update(manager, id, changes);
+        const before = toProductView(product, onHand);
+        const after = toProductView({ ...product, ...changes }, onHand);
+        await this.audit.append(manager, auditEntry(ctx, 'product.update', 'product', id, before, after));
+        const events = [productEvent('product.updated', { ...after, stock })];
+        if (changes.reorderPoint !== undefined) {
+          // stock writes lock the product first: none is in flight, the levels are as committed
+          const { onHand: total, reserved } = await this.levels.lockedTotals(manager, id);
+          const available = total - reserved;
+          const crossing = thresholdEvent(
+            { productId: id, sku: product.sku, reorderPoint: changes.reorderPoint },
+            { available, reorderPoint: product.reorderPoint },
+            available,
+          );
+          if (crossing) events.push(crossing);
+        }
+        await this.events.append(manager, events, changes.updatedAt);
+        return after;
+      })
+      .finally(() => this.sequencer.kick());
   }
 
   /** Archives, never erases: the SKU stays taken and the product's history stays readable. */
@@ -143,6 +177,10 @@ export class ProductsService {
       await this.products.update(manager, id, { archivedAt, updatedAt: archivedAt });
       const before = toProductView(product, 0);
       await this.audit.append(manager, auditEntry(ctx, 'product.delete', 'product', id, before, null));
+      const stock = await this.levels.byWarehouse(id, manager);
+      const archived = { ...toProductView({ ...product, updatedAt: archivedAt }, 0), stock };
+      await this.events.append(manager, [productEvent('product.archived', archived)], archivedAt);
     });
+    this.sequencer.kick();
   }
 }

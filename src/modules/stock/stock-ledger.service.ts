@@ -7,7 +7,10 @@ import { SequencesRepository } from '../../database/sequences.repository';
 import { Transaction } from '../../database/transaction';
 import { TransactionService } from '../../database/transaction.service';
 import { AuditRepository, InsertedRowEntry } from '../audit/audit.repository';
-import { ProductsRepository } from '../products/products.repository';
+import { EventSequencer } from '../events/event-sequencer.service';
+import { EventsRepository } from '../events/events.repository';
+import { NewEvent, thresholdEvent } from '../events/new-event';
+import { ProductsRepository, StockedProduct } from '../products/products.repository';
 import { ProductsService } from '../products/products.service';
 import { WarehousesService } from '../warehouses/warehouses.service';
 import { GroupCommitQueue } from './group-commit';
@@ -45,6 +48,20 @@ interface Accepted {
   planned: Plan;
   answer: unknown;
 }
+
+/** A product a group locked: its SKU, reorder point and total available as the writes before leave it. */
+interface ProductTotal {
+  sku: string;
+  reorderPoint: number;
+  available: number;
+}
+
+const RESERVATION_EVENTS = {
+  create: 'reservation.created',
+  confirm: 'reservation.confirmed',
+  cancel: 'reservation.cancelled',
+  expire: 'reservation.expired',
+} as const;
 
 /**
  * A group that cannot commit as one: a refused write created a level row nobody keeps. The group runs
@@ -87,6 +104,8 @@ export class StockLedgerService {
     private readonly productRows: ProductsRepository,
     private readonly warehouses: WarehousesService,
     private readonly audit: AuditRepository,
+    private readonly events: EventsRepository,
+    private readonly sequencer: EventSequencer,
     private readonly idempotency: IdempotencyService,
     private readonly tx: TransactionService,
     private readonly metrics: MetricsService,
@@ -190,6 +209,7 @@ export class StockLedgerService {
       outcomes = group.map(() => ({ error }));
     }
     this.metrics.groupWrites.observe(group.length);
+    if (outcomes.some((o) => !('error' in o))) this.sequencer.kick(); // committed events to place in the feed
     group.forEach((pending, i) => pending.settle(outcomes[i]));
   }
 
@@ -198,17 +218,20 @@ export class StockLedgerService {
     const now = new Date();
     const distinct = [...new Map(group.flatMap((p) => p.keys).map((k) => [levelKeyOf(k), k])).values()];
     const lockStarted = process.hrtime.bigint();
-    const { created, ...locked } = await this.lock(tx, group, distinct, now);
+    const { created, totals, ...locked } = await this.lock(tx, group, distinct, now);
     this.metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStarted) / 1e9);
 
     const firstReservationId = locked.nextReservationId;
     const movements: NewMovement[] = [];
+    const events: NewEvent[] = [];
     const accepted: Accepted[] = [];
+    const productOf = new Map(distinct.map((k) => [levelKeyOf(k), k.productId]));
     const outcomes = group.map((pending, index): Outcome => {
       try {
         const firstMovement = movements.length;
         const planned = plan(pending, locked, now, firstMovement);
         const answer = pending.shape(planned.result);
+        events.push(...this.eventsOf(pending, planned, locked.levels, productOf, totals));
         // what the write leaves is what the next one in the group sees
         for (const [key, value] of planned.end) locked.levels.set(key, value);
         const reservation = planned.reservation?.record;
@@ -247,6 +270,7 @@ export class StockLedgerService {
       before.push(this.sequences.advance(RESERVATION_IDS, firstReservationId! + createdReservations.length));
     }
     const after = (ids: InsertedIds) => [
+      ...(events.length ? [this.events.appendForInserted(events, now, ids)] : []),
       this.audit.appendForInserted(
         accepted.map((write) => this.auditEntry(group[write.index], write)),
         now,
@@ -275,9 +299,9 @@ export class StockLedgerService {
   /**
    * The locking reads of a group, in one round trip with BEGIN on MySQL: the reservation id sequence
    * when the group creates one; the reservations it confirms or cancels, FOR UPDATE, and those it
-   * expires, skipping any another transaction holds; the active products with a shared lock (an
-   * archive, which takes the product row exclusively first, cannot slip in); then the level rows FOR
-   * UPDATE in ascending (warehouse, product) order — the one order every stock write uses. A missing
+   * expires, skipping any another transaction holds; the active products FOR UPDATE (an archive or
+   * a reorder-point change cannot slip in, and one write at a time reads a product's total available,
+   * right after); then the level rows FOR UPDATE in ascending (warehouse, product) order — the one order every stock write uses. A missing
    * level row that a write may add to is created, race-free; any other missing level reads as 0 without
    * a row — a write could only take from it, and is refused — so refused writes never contend on
    * creating rows nobody keeps.
@@ -287,7 +311,7 @@ export class StockLedgerService {
     group: Pending[],
     distinct: LevelKey[],
     now: Date,
-  ): Promise<Locked & { created: Set<string> }> {
+  ): Promise<Locked & { created: Set<string>; totals: Map<number, ProductTotal> }> {
     const sorted = [...distinct].sort(levelOrder);
     const productIds = [...new Set(group.flatMap((p) => p.productIds))];
     const ending = (kinds: string[]) =>
@@ -307,14 +331,24 @@ export class StockLedgerService {
     const sequence = creates ? read(this.sequences.lockNext(RESERVATION_IDS)) : -1;
     const waited = waitFor.length ? read(this.reservationRows.lockStates(waitFor, false)) : -1;
     const passed = passOver.length ? read(this.reservationRows.lockStates(passOver, true)) : -1;
-    const skus = read(this.productRows.lockActiveSkus(productIds));
+    const products = read(this.productRows.lockForStock(productIds));
     const found = read(this.levelRows.lockForUpdate(sorted));
+    // read after the products' locks: every earlier write to them has committed
+    const available = read(this.levelRows.availableTotals(productIds));
     const results = await tx.query(statements);
 
     const states = (i: number) => (i < 0 ? [] : [...(results[i] as Map<number, ReservationState>)]);
     const mayAdd = new Set(group.flatMap(levelsItMayAddTo));
     const foundLevels = results[found] as Map<string, LevelState>;
-    const activeSkus = results[skus] as Map<number, string>;
+    const activeProducts = results[products] as Map<number, StockedProduct>;
+    const availableNow = results[available] as Map<number, number>;
+    const activeSkus = new Map([...activeProducts].map(([id, p]) => [id, p.sku]));
+    const totals = new Map(
+      [...activeProducts].map(([id, p]): [number, ProductTotal] => [
+        id,
+        { ...p, available: availableNow.get(id) ?? 0 },
+      ]),
+    );
     // only for active products: a write naming another is refused and must leave no row behind
     const missing = sorted.filter(
       (k) => !foundLevels.has(levelKeyOf(k)) && activeSkus.has(k.productId) && mayAdd.has(levelKeyOf(k)),
@@ -327,11 +361,56 @@ export class StockLedgerService {
     const empty = (): LevelState => ({ onHand: 0, reserved: 0 });
     return {
       skus: activeSkus,
+      totals,
       created: new Set(missing.map((k) => levelKeyOf(k))),
       levels: new Map([...sorted.map((k): [string, LevelState] => [levelKeyOf(k), empty()]), ...levels]),
       reservations: new Map([...states(waited), ...states(passed)]),
       nextReservationId: sequence < 0 ? undefined : (results[sequence] as number),
     };
+  }
+
+  /**
+   * A write's events, in the order the feed shows them: one stock.movement per movement, the
+   * reservation's own event, then stock.low / stock.restocked for each product whose total available
+   * crosses its reorder point (`levels` is the group's state before this write; `totals` moves on).
+   */
+  private eventsOf(
+    { write }: Pending,
+    planned: Plan,
+    levels: Map<string, LevelState>,
+    productOf: Map<string, number>,
+    totals: Map<number, ProductTotal>,
+  ): NewEvent[] {
+    const events: NewEvent[] = planned.result.movements.map((m) => ({
+      type: 'stock.movement',
+      orderKey: m.productId,
+      data: m,
+    }));
+    const reservation = planned.result.reservation;
+    if (write.reservation && reservation) {
+      events.push({
+        type: RESERVATION_EVENTS[write.reservation.kind],
+        orderKey: Math.min(...reservation.lines.map((l) => l.productId)),
+        data: reservation,
+      });
+    }
+    const change = new Map<number, number>();
+    for (const [key, end] of planned.end) {
+      const start = levels.get(key)!;
+      const productId = productOf.get(key)!;
+      change.set(
+        productId,
+        (change.get(productId) ?? 0) + (end.onHand - end.reserved) - (start.onHand - start.reserved),
+      );
+    }
+    for (const [productId, delta] of change) {
+      const total = totals.get(productId)!;
+      const available = total.available + delta;
+      const crossing = thresholdEvent({ productId, ...total }, total, available);
+      if (crossing) events.push(crossing);
+      total.available = available;
+    }
+    return events;
   }
 
   /**

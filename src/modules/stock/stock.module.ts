@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { EventsModule } from '../events/events.module';
 import { ProductsModule } from '../products/products.module';
 import { WarehousesModule } from '../warehouses/warehouses.module';
 import { IdempotencyRepository } from './idempotency.repository';
@@ -15,7 +16,7 @@ import { StockRepository } from './stock.repository';
 import { StockService } from './stock.service';
 
 @Module({
-  imports: [AuditModule, ProductsModule, WarehousesModule, StockLevelsModule],
+  imports: [AuditModule, EventsModule, ProductsModule, WarehousesModule, StockLevelsModule],
   controllers: [StockController, ReservationsController],
   providers: [
     StockService,

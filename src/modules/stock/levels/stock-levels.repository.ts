@@ -81,6 +81,24 @@ export class StockLevelsRepository {
     return `(SELECT COALESCE(SUM(l.on_hand), 0) FROM stock_levels l WHERE l.product_id = ${productId})`;
   }
 
+  /**
+   * Each product's available stock over all warehouses (on hand less reserved), for a stock write's
+   * transaction once it holds the products' locks: every earlier write to them has committed.
+   */
+  availableTotals(productIds: number[]): Statement<Map<number, number>> {
+    return {
+      sql: `SELECT product_id, SUM(on_hand - reserved) AS available FROM stock_levels WHERE product_id IN (${productIds.map(() => '?').join(', ')}) GROUP BY product_id`,
+      params: productIds,
+      read: (rows) =>
+        new Map(
+          (rows as { product_id: number; available: string | number }[]).map((r) => [
+            Number(r.product_id),
+            Number(r.available),
+          ]),
+        ),
+    };
+  }
+
   /** Per-warehouse levels of one product, in warehouse code order. */
   async byWarehouse(productId: number, manager: EntityManager = this.dataSource.manager) {
     const rows = await manager

@@ -1,0 +1,123 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { InsertedIds, rawDate, Statement } from '../../database/dialect';
+import { EventType, OutboxEvent } from './entities/outbox-event.entity';
+import { NewEvent } from './new-event';
+
+/** An event as the feed and the receivers see it. */
+export interface EventView {
+  id: string;
+  type: EventType;
+  occurredAt: string;
+  data: object;
+}
+
+/** A committed event the sequencer has not placed yet. */
+export interface UnplacedEvent {
+  id: number;
+  type: EventType;
+  orderKey: number | null;
+  occurredAt: Date;
+}
+
+export const toEventView = (event: OutboxEvent): EventView => ({
+  id: String(event.position),
+  type: event.type,
+  occurredAt: event.occurredAt.toISOString(),
+  data: event.data,
+});
+
+const COLUMNS = '(type, order_key, occurred_at, data)';
+
+/** The SQL of `events`, the outbox. */
+@Injectable()
+export class EventsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * One INSERT of a stock group's events, in order, for a Transaction's last round trip: placeholder ids
+   * in their data become the ids the same batch's INSERT gave (a movement's id).
+   */
+  appendForInserted(events: NewEvent[], at: Date, ids: InsertedIds): Statement {
+    const params: unknown[] = [];
+    const rows = events.map((event) => {
+      const data = ids.json(event.data);
+      params.push(event.type, event.orderKey, at, ...data.params);
+      return `(?, ?, ?, ${data.sql})`;
+    });
+    return { sql: `INSERT INTO events ${COLUMNS} VALUES ${rows.join(', ')}`, params };
+  }
+
+  /** Appends inside the caller's TypeORM transaction, so an event exists exactly when its change does. */
+  async append(manager: EntityManager, events: NewEvent[], at: Date): Promise<void> {
+    if (!events.length) return;
+    await manager.insert(
+      OutboxEvent,
+      events.map((event) => ({ type: event.type, orderKey: event.orderKey, occurredAt: at, data: event.data })),
+    );
+  }
+
+  /** Placed events after `position`, oldest first. */
+  feed(after: number, types: EventType[] | undefined, take: number): Promise<OutboxEvent[]> {
+    const query = this.dataSource.manager
+      .createQueryBuilder(OutboxEvent, 'e')
+      .where('e.position > :after', { after })
+      .orderBy('e.position', 'ASC')
+      .limit(take);
+    if (types?.length) query.andWhere('e.type IN (:...types)', { types });
+    return query.getMany();
+  }
+
+  /** Placed events by position (what a delivery sends). */
+  async byPositions(positions: number[]): Promise<Map<number, OutboxEvent>> {
+    if (!positions.length) return new Map();
+    const events = await this.dataSource.manager
+      .createQueryBuilder(OutboxEvent, 'e')
+      .where('e.position IN (:...positions)', { positions })
+      .getMany();
+    return new Map(events.map((e) => [e.position!, e]));
+  }
+
+  /**
+   * Committed events without a position, oldest id first. A plain read: rows of transactions still in
+   * flight are not visible to it, so it never waits for them and never places them early.
+   */
+  unplaced(limit: number): Statement<UnplacedEvent[]> {
+    return {
+      sql: `SELECT id, type, order_key, occurred_at FROM events WHERE position IS NULL ORDER BY id LIMIT ${limit}`,
+      params: [],
+      read: (rows) =>
+        (rows as { id: string | number; type: EventType; order_key: number | null; occurred_at: Date | string }[]).map(
+          (r) => ({
+            id: Number(r.id),
+            type: r.type,
+            orderKey: r.order_key === null ? null : Number(r.order_key),
+            occurredAt: rawDate(r.occurred_at),
+          }),
+        ),
+    };
+  }
+
+  /** Gives `ids` the positions `first`, `first + 1`, … in that order. */
+  place(ids: number[], first: number): Statement {
+    const cases = ids.map(() => 'WHEN ? THEN ?').join(' ');
+    return {
+      sql: `UPDATE events SET position = CASE id ${cases} END WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      params: [...ids.flatMap((id, i) => [id, first + i]), ...ids],
+    };
+  }
+
+  /** Events not placed yet (committed ones; a backlog means the sequencer is behind). */
+  async countUnplaced(): Promise<number> {
+    const [row] = (await this.dataSource.query('SELECT COUNT(*) AS n FROM events WHERE position IS NULL')) as {
+      n: string | number;
+    }[];
+    return Number(row.n);
+  }
+
+  /** The newest position handed out, 0 before the first. */
+  async lastPosition(): Promise<number> {
+    const [row] = (await this.dataSource.query('SELECT MAX(position) AS p FROM events')) as { p: unknown }[];
+    return row.p === null ? 0 : Number(row.p);
+  }
+}

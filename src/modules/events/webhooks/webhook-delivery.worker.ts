@@ -1,0 +1,215 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { request } from 'undici';
+import { MetricsService } from '../../../common/metrics/metrics.service';
+import { TransactionService } from '../../../database/transaction.service';
+import { TypedConfigService } from '../../../config';
+import { EventSequencer } from '../event-sequencer.service';
+import { EventsRepository, toEventView } from '../events.repository';
+import { Webhook } from './entities/webhook.entity';
+import { signatureHeaders } from './signing';
+import { Candidate, WebhooksRepository } from './webhooks.repository';
+import { WebhookSecurity } from './webhook-security';
+
+/** A receiver has this long to answer 2xx (the contract's 10 s). */
+export const DELIVERY_TIMEOUT_MS = 10_000;
+/** A taken delivery falls due again after this if its worker never records an outcome (it died). */
+const LEASE_MS = 30_000;
+/** Deliveries one instance sends at once. */
+const MOST_IN_FLIGHT = 32;
+const POLL_MS = 250;
+
+type Taken = Candidate & { attempts: number };
+
+/**
+ * Sends PENDING webhook deliveries, on every instance. A delivery is taken in a short transaction
+ * (`FOR UPDATE SKIP LOCKED`: two instances never take the same one) that counts the attempt and leases
+ * it — should this process die mid-send, it falls due again after the lease: at least once. A delivery
+ * is only taken when it is the oldest PENDING one of its product for its webhook, so one product's
+ * events reach a webhook in order. A 2xx within 10 s is DELIVERED; anything else is retried on the
+ * schedule (WEBHOOK_RETRY_SCHEDULE), and FAILED after the last retry.
+ */
+@Injectable()
+export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(WebhookDeliveryWorker.name);
+  private readonly schedule: number[];
+  private timer?: NodeJS.Timeout;
+  private claiming = false;
+  private again = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    private readonly deliveries: WebhooksRepository,
+    private readonly events: EventsRepository,
+    private readonly security: WebhookSecurity,
+    private readonly tx: TransactionService,
+    private readonly metrics: MetricsService,
+    sequencer: EventSequencer,
+    config: TypedConfigService,
+  ) {
+    this.schedule = config.getOrThrow('events', { infer: true }).retryScheduleSeconds;
+    sequencer.onPlaced(() => this.kick());
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => this.kick(), POLL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Takes and sends what is due, as far as free slots allow. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.claiming) {
+      this.again = true;
+      return;
+    }
+    this.claiming = true;
+    void this.claimAndSend().finally(() => {
+      this.claiming = false;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    });
+  }
+
+  private async claimAndSend(): Promise<void> {
+    const free = MOST_IN_FLIGHT - this.inFlight.size;
+    if (free <= 0) return;
+    let taken: Taken[];
+    try {
+      taken = await this.claim(free);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'Could not take webhook deliveries; the next poll retries');
+      return;
+    }
+    if (!taken.length) return;
+    const [events, webhooks] = await Promise.all([
+      this.events.byPositions(taken.map((d) => d.eventPosition)),
+      this.deliveries.byIds([...new Set(taken.map((d) => d.webhookId))]),
+    ]).catch((error: unknown) => {
+      this.logger.warn({ err: error }, 'Could not read what to deliver; the leases run out and it is sent later');
+      return [new Map(), new Map()] as const;
+    });
+    for (const delivery of taken) {
+      const webhook = webhooks.get(delivery.webhookId);
+      const event = events.get(delivery.eventPosition);
+      if (!webhook || !event) continue; // deleted meanwhile (or the event's retention passed): nothing to send
+      const sending = this.send(delivery, webhook, JSON.stringify(toEventView(event)))
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'Could not record a webhook delivery'))
+        .finally(() => {
+          this.inFlight.delete(sending);
+          this.kick(); // a slot is free, and the product's next event may be due now
+        });
+      this.inFlight.add(sending);
+    }
+  }
+
+  /** Takes up to `limit` due deliveries, each the oldest PENDING one of its (webhook, product). */
+  private claim(limit: number): Promise<Taken[]> {
+    return this.tx.runInline(
+      async (tx) => {
+        const now = new Date();
+        const [due] = await tx.query([this.deliveries.lockDue(now, limit)]);
+        if (!due.length) return [];
+        const keyed = due.filter((d) => d.orderKey !== null);
+        const heads = keyed.length
+          ? (
+              await tx.query([
+                this.deliveries.heads(
+                  [...new Set(keyed.map((d) => d.webhookId))],
+                  [...new Set(keyed.map((d) => d.orderKey!))],
+                ),
+              ])
+            )[0]
+          : new Map<string, number>();
+        const taken = due.filter(
+          (d) => d.orderKey === null || heads.get(`${d.webhookId}:${d.orderKey}`) === d.eventPosition,
+        );
+        if (!taken.length) return [];
+        await tx.commitWith([
+          this.deliveries.lease(
+            taken.map((d) => d.id),
+            new Date(now.getTime() + LEASE_MS),
+          ),
+        ]);
+        return taken.map((d) => ({ ...d, attempts: d.attempts + 1 }));
+      },
+      { readCommitted: true },
+    );
+  }
+
+  private record(delivery: Taken, outcome: Outcome): Promise<unknown> {
+    return this.tx.runInline((tx) => tx.commitWith([this.deliveries.record(delivery.id, delivery.attempts, outcome)]));
+  }
+
+  /** One attempt: POST, then DELIVERED, or the next retry, or FAILED. */
+  private async send(delivery: Taken, webhook: Webhook, body: string): Promise<void> {
+    const eventId = String(delivery.eventPosition);
+    let statusCode: number | null = null;
+    let error: string | null = null;
+    try {
+      const url = new URL(webhook.url);
+      const headers = {
+        'content-type': 'application/json',
+        'user-agent': 'inventory-service-webhooks',
+        ...signatureHeaders(this.security.open(webhook), eventId, body, new Date()),
+      };
+      const res = await request(url, {
+        method: 'POST',
+        headers,
+        body,
+        dispatcher: this.security.guard.agentFor(url),
+        signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
+        headersTimeout: DELIVERY_TIMEOUT_MS,
+        bodyTimeout: DELIVERY_TIMEOUT_MS,
+      });
+      statusCode = res.statusCode;
+      await res.body.dump().catch(() => undefined);
+      if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}`;
+    } catch (failure) {
+      error = describe(failure);
+    }
+    const now = new Date();
+    if (error === null) {
+      this.metrics.webhookDeliveries.inc({ outcome: 'delivered' });
+      await this.record(delivery, {
+        status: 'DELIVERED',
+        statusCode,
+        error: null,
+        nextAttemptAt: null,
+        deliveredAt: now,
+      });
+      return;
+    }
+    const delay = this.schedule[delivery.attempts - 1];
+    this.metrics.webhookDeliveries.inc({ outcome: delay === undefined ? 'failed' : 'retry' });
+    await this.record(delivery, {
+      status: delay === undefined ? 'FAILED' : 'PENDING',
+      statusCode,
+      error,
+      nextAttemptAt: delay === undefined ? null : new Date(now.getTime() + delay * 1000),
+      deliveredAt: null,
+    });
+  }
+}
+
+/** What a delivery attempt came to. */
+type Outcome = Parameters<WebhooksRepository['record']>[2];
+
+/** Why an attempt got no answer, in a few words (never a stack). */
+function describe(error: unknown): string {
+  const e = error as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
+    return `no answer within ${DELIVERY_TIMEOUT_MS / 1000} s`;
+  }
+  const code = e.code ?? e.cause?.code;
+  const message = e.message ?? e.cause?.message ?? 'request failed';
+  return code && !message.includes(code) ? `${code}: ${message}` : message;
+}

@@ -1,0 +1,224 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { Dialect, dialectOf, forUpdate, rawDate, Statement } from '../../../database/dialect';
+import { DeliveryStatus, WebhookDelivery } from './entities/webhook-delivery.entity';
+import { Webhook } from './entities/webhook.entity';
+
+/** An enabled webhook as the sequencer fans events out to it. */
+export interface Subscription {
+  id: number;
+  events: string[];
+  createdAt: Date;
+}
+
+export interface NewDelivery {
+  webhookId: number;
+  eventPosition: number;
+  eventType: string;
+  orderKey: number | null;
+}
+
+/** A due delivery a worker may take. */
+export interface Candidate {
+  id: number;
+  webhookId: number;
+  eventPosition: number;
+  orderKey: number | null;
+  attempts: number;
+}
+
+const DELIVERY_COLUMNS =
+  '(webhook_id, event_position, event_type, order_key, status, attempts, next_attempt_at, created_at)';
+
+/** The SQL of `webhooks` and `webhook_deliveries`. */
+@Injectable()
+export class WebhooksRepository {
+  private readonly dialect: Dialect;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.dialect = dialectOf(dataSource);
+  }
+
+  // ------------------------------------------------------------------ webhooks
+
+  async insert(manager: EntityManager, row: Omit<Webhook, 'id'>): Promise<Webhook> {
+    const result = await manager.insert(Webhook, row);
+    return { ...row, id: Number(result.identifiers[0].id) };
+  }
+
+  find(id: number): Promise<Webhook | null> {
+    return this.dataSource.manager.findOneBy(Webhook, { id });
+  }
+
+  lock(manager: EntityManager, id: number): Promise<Webhook | null> {
+    return forUpdate(manager.createQueryBuilder(Webhook, 'w').where('w.id = :id', { id })).getOne();
+  }
+
+  async update(manager: EntityManager, id: number, changes: Partial<Webhook>): Promise<void> {
+    await manager.update(Webhook, { id }, changes);
+  }
+
+  /** The webhook and every delivery of it. */
+  async delete(manager: EntityManager, id: number): Promise<void> {
+    await manager.delete(WebhookDelivery, { webhookId: id });
+    await manager.delete(Webhook, { id });
+  }
+
+  /** Oldest first, keyset on id. */
+  list(afterId: number | null, take: number): Promise<Webhook[]> {
+    const query = this.dataSource.manager.createQueryBuilder(Webhook, 'w').orderBy('w.id', 'ASC').limit(take);
+    if (afterId !== null) query.where('w.id > :afterId', { afterId });
+    return query.getMany();
+  }
+
+  async byIds(ids: number[]): Promise<Map<number, Webhook>> {
+    if (!ids.length) return new Map();
+    const rows = await this.dataSource.manager
+      .createQueryBuilder(Webhook, 'w')
+      .where('w.id IN (:...ids)', { ids })
+      .getMany();
+    return new Map(rows.map((w) => [w.id, w]));
+  }
+
+  /** The enabled webhooks, for the sequencer's transaction. */
+  subscriptions(): Statement<Subscription[]> {
+    return {
+      sql: 'SELECT id, events, created_at FROM webhooks WHERE enabled = ?',
+      params: [true],
+      read: (rows) =>
+        (rows as { id: number; events: string; created_at: Date | string }[]).map((r) => ({
+          id: Number(r.id),
+          events: JSON.parse(r.events) as string[],
+          createdAt: rawDate(r.created_at),
+        })),
+    };
+  }
+
+  // ------------------------------------------------------------------ deliveries
+
+  /** One INSERT of new PENDING deliveries, due now. */
+  insertDeliveries(rows: NewDelivery[], now: Date): Statement {
+    return {
+      sql: `INSERT INTO webhook_deliveries ${DELIVERY_COLUMNS} VALUES ${rows.map(() => "(?, ?, ?, ?, 'PENDING', 0, ?, ?)").join(', ')}`,
+      params: rows.flatMap((r) => [r.webhookId, r.eventPosition, r.eventType, r.orderKey, now, now]),
+    };
+  }
+
+  /** Newest first, keyset on id. */
+  listDeliveries(
+    webhookId: number,
+    status: DeliveryStatus | undefined,
+    beforeId: number | null,
+    take: number,
+  ): Promise<WebhookDelivery[]> {
+    const query = this.dataSource.manager
+      .createQueryBuilder(WebhookDelivery, 'd')
+      .where('d.webhook_id = :webhookId', { webhookId })
+      .orderBy('d.id', 'DESC')
+      .limit(take);
+    if (status !== undefined) query.andWhere('d.status = :status', { status });
+    if (beforeId !== null) query.andWhere('d.id < :beforeId', { beforeId });
+    return query.getMany();
+  }
+
+  findDelivery(webhookId: number, id: number): Promise<WebhookDelivery | null> {
+    return this.dataSource.manager.findOneBy(WebhookDelivery, { webhookId, id });
+  }
+
+  /**
+   * Due PENDING deliveries, locked for the claiming transaction; rows another instance is claiming are
+   * passed over (run under READ COMMITTED: no gap locks that would stall the sequencer's inserts).
+   */
+  lockDue(now: Date, limit: number): Statement<Candidate[]> {
+    return {
+      sql: `SELECT id, webhook_id, event_position, order_key, attempts FROM webhook_deliveries
+            WHERE status = 'PENDING' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ${limit}${this.dialect.forUpdateSkipLocked}`,
+      params: [now],
+      read: (rows) =>
+        (rows as Record<string, string | number | null>[]).map((r) => ({
+          id: Number(r.id),
+          webhookId: Number(r.webhook_id),
+          eventPosition: Number(r.event_position),
+          orderKey: r.order_key === null ? null : Number(r.order_key),
+          attempts: Number(r.attempts),
+        })),
+    };
+  }
+
+  /**
+   * The oldest PENDING event position per (webhook, product) among the given webhooks and products: a
+   * delivery goes out only when it is its key's oldest, so one product's events reach a webhook in order.
+   */
+  heads(webhookIds: number[], orderKeys: number[]): Statement<Map<string, number>> {
+    return {
+      sql: `SELECT webhook_id, order_key, MIN(event_position) AS head FROM webhook_deliveries
+            WHERE status = 'PENDING' AND webhook_id IN (${webhookIds.map(() => '?').join(', ')})
+              AND order_key IN (${orderKeys.map(() => '?').join(', ')})
+            GROUP BY webhook_id, order_key`,
+      params: [...webhookIds, ...orderKeys],
+      read: (rows) =>
+        new Map(
+          (rows as Record<string, string | number>[]).map((r) => [
+            `${Number(r.webhook_id)}:${Number(r.order_key)}`,
+            Number(r.head),
+          ]),
+        ),
+    };
+  }
+
+  /** Takes deliveries: one attempt more, and due again at `leaseUntil` should the taker die before it records the outcome. */
+  lease(ids: number[], leaseUntil: Date): Statement {
+    return {
+      sql: `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      params: [leaseUntil, ...ids],
+    };
+  }
+
+  /**
+   * Records an attempt's outcome — unless the lease ran out and another worker took the delivery since
+   * (`attempts` moved on): then that worker's outcome counts.
+   */
+  record(
+    id: number,
+    attempts: number,
+    outcome: {
+      status: DeliveryStatus;
+      statusCode: number | null;
+      error: string | null;
+      nextAttemptAt: Date | null;
+      deliveredAt: Date | null;
+    },
+  ): Statement {
+    return {
+      sql: `UPDATE webhook_deliveries SET status = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, delivered_at = ?
+            WHERE id = ? AND attempts = ? AND status = 'PENDING'`,
+      params: [
+        outcome.status,
+        outcome.statusCode,
+        outcome.error?.slice(0, 500) ?? null,
+        outcome.nextAttemptAt,
+        outcome.deliveredAt,
+        id,
+        attempts,
+      ],
+    };
+  }
+
+  /**
+   * Sent again now: a FAILED or DELIVERED delivery back to PENDING (a FAILED one's next failure is final
+   * again), a PENDING one brought forward.
+   */
+  retry(id: number, now: Date): Statement {
+    return {
+      sql: "UPDATE webhook_deliveries SET status = 'PENDING', next_attempt_at = ?, delivered_at = NULL WHERE id = ?",
+      params: [now, id],
+    };
+  }
+
+  async countPending(): Promise<number> {
+    const [row] = (await this.dataSource.query(
+      "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'PENDING'",
+    )) as { n: string | number }[];
+    return Number(row.n);
+  }
+}
