@@ -1,4 +1,3 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createConnection, RowDataPacket } from 'mysql2/promise';
 import type { AuditView } from '../src/modules/audit/dto/audit.dto';
 import type { ReservationView } from '../src/modules/stock/reservations/reservation.views';
@@ -6,6 +5,7 @@ import type { LevelView, MovementView } from '../src/modules/stock/stock.views';
 import { errorBodyProblems, expectError } from './support/errors';
 import { loginTo } from './support/service-client';
 import { ADMIN, PASSWORD, serviceEnv } from './support/service-env';
+import { localPortsOf } from './support/process-sockets';
 import { ServiceProcess, startServiceProcess } from './support/service-process';
 import type { TestApp } from './support/test-app';
 import { createTestDatabase, MYSQL_TEST_SERVER, TestDatabase, testDbType } from './support/test-database';
@@ -59,30 +59,6 @@ async function inBatches<T, U>(items: T[], size: number, fn: (item: T) => Promis
 const levelKey = (productId: number, warehouse = 'MAIN') => `${productId}@${warehouse}`;
 const detailsOf = (res: Reply) => (res.body.details ?? {}) as { status?: Status; lines?: Body[] };
 const describeReply = (what: string, res: Reply) => `${what}: ${res.status} ${JSON.stringify(res.body)}`;
-
-/**
- * The local TCP ports of a process's sockets (Linux /proc): which MariaDB connections are that process's
- * (PROCESSLIST shows each client as host:port).
- */
-function localPortsOf(pid: number): Set<number> {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const socket = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (socket) inodes.add(socket[1]);
-    } catch {
-      // the descriptor closed meanwhile
-    }
-  }
-  const ports = new Set<number>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const row of readFileSync(table, 'utf8').split('\n').slice(1)) {
-      const columns = row.trim().split(/\s+/);
-      if (columns.length > 9 && inodes.has(columns[9])) ports.add(parseInt(columns[1].split(':').pop()!, 16));
-    }
-  }
-  return ports;
-}
 
 describe(`reservations under concurrency (${MYSQL ? '2 service processes on one MariaDB database' : 'SQLite, in process'})`, () => {
   let database: TestDatabase | undefined;

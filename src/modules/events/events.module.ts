@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
+import { AmqpPublisher } from './amqp-publisher.service';
 import { EventSequencer } from './event-sequencer.service';
 import { EventsController } from './events.controller';
 import { EventsRepository } from './events.repository';
 import { EventsService } from './events.service';
+import { OutboxCursorsRepository } from './outbox-cursors.repository';
 import { OutboxMetrics } from './outbox-metrics';
 import { WebhookDeliveryWorker } from './webhooks/webhook-delivery.worker';
 import { WebhookSecurity } from './webhooks/webhook-security';
@@ -13,7 +15,8 @@ import { WebhooksService } from './webhooks/webhooks.service';
 
 /**
  * Events out: the outbox every change writes into (EventsRepository, used by the writers), the
- * sequencer that places committed events in the feed, the feed, webhooks and their delivery worker.
+ * sequencer that places committed events in the feed, the feed, webhooks and their delivery worker,
+ * and the RabbitMQ publisher.
  */
 @Module({
   imports: [AuditModule],
@@ -23,6 +26,8 @@ import { WebhooksService } from './webhooks/webhooks.service';
     EventsService,
     EventSequencer,
     OutboxMetrics,
+    OutboxCursorsRepository,
+    AmqpPublisher,
     WebhooksRepository,
     WebhooksService,
     WebhookSecurity,

@@ -2,7 +2,7 @@ import { IsDateString, IsIn, IsOptional, IsString, Length } from 'class-validato
 import { PageQuery } from '../../../common/http/pagination';
 import { AuditLog } from '../entities/audit-log.entity';
 
-export const ENTITY_TYPES = ['product', 'warehouse', 'user', 'movement', 'reservation'] as const;
+export const ENTITY_TYPES = ['product', 'warehouse', 'user', 'movement', 'reservation', 'webhook'] as const;
 
 export class AuditQuery extends PageQuery {
   @IsOptional() @IsString() @Length(1, 128) actor?: string;

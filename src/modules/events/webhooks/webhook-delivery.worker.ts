@@ -13,7 +13,7 @@ import { WebhookSecurity } from './webhook-security';
 /** A receiver has this long to answer 2xx (the contract's 10 s). */
 export const DELIVERY_TIMEOUT_MS = 10_000;
 /** A taken delivery falls due again after this if its worker never records an outcome (it died). */
-const LEASE_MS = 30_000;
+const LEASE_MS = DELIVERY_TIMEOUT_MS + 5_000;
 /** Deliveries one instance sends at once. */
 const MOST_IN_FLIGHT = 32;
 const POLL_MS = 250;
@@ -116,22 +116,9 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     return this.tx.runInline(
       async (tx) => {
         const now = new Date();
-        const [due] = await tx.query([this.deliveries.lockDue(now, limit)]);
-        if (!due.length) return [];
-        const keyed = due.filter((d) => d.orderKey !== null);
-        const heads = keyed.length
-          ? (
-              await tx.query([
-                this.deliveries.heads(
-                  [...new Set(keyed.map((d) => d.webhookId))],
-                  [...new Set(keyed.map((d) => d.orderKey!))],
-                ),
-              ])
-            )[0]
-          : new Map<string, number>();
-        const taken = due.filter(
-          (d) => d.orderKey === null || heads.get(`${d.webhookId}:${d.orderKey}`) === d.eventPosition,
-        );
+        const [heads] = await tx.query([this.deliveries.dueHeads(now, limit)]);
+        if (!heads.length) return [];
+        const [taken] = await tx.query([this.deliveries.lockDue(heads, now)]);
         if (!taken.length) return [];
         await tx.commitWith([
           this.deliveries.lease(

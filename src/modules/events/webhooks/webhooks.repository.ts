@@ -126,14 +126,33 @@ export class WebhooksRepository {
   }
 
   /**
-   * Due PENDING deliveries, locked for the claiming transaction; rows another instance is claiming are
+   * Due PENDING deliveries that are each the oldest PENDING one of their (webhook, product) — only those
+   * may go out, so one product's events reach a webhook in order — soonest due first. A plain read: the
+   * claim locks the rows it takes next (lockDue).
+   */
+  dueHeads(now: Date, limit: number): Statement<number[]> {
+    return {
+      sql: `SELECT d.id FROM webhook_deliveries d
+            WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?
+              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                              WHERE e.webhook_id = d.webhook_id AND e.order_key = d.order_key
+                                AND e.status = 'PENDING' AND e.event_position < d.event_position)
+            ORDER BY d.next_attempt_at, d.id LIMIT ${limit}`,
+      params: [now],
+      read: (rows) => (rows as { id: string | number }[]).map((r) => Number(r.id)),
+    };
+  }
+
+  /**
+   * Of `ids`, those still due, locked for the claiming transaction; rows another instance is claiming are
    * passed over (run under READ COMMITTED: no gap locks that would stall the sequencer's inserts).
    */
-  lockDue(now: Date, limit: number): Statement<Candidate[]> {
+  lockDue(ids: number[], now: Date): Statement<Candidate[]> {
     return {
       sql: `SELECT id, webhook_id, event_position, order_key, attempts FROM webhook_deliveries
-            WHERE status = 'PENDING' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ${limit}${this.dialect.forUpdateSkipLocked}`,
-      params: [now],
+            WHERE id IN (${ids.map(() => '?').join(', ')}) AND status = 'PENDING' AND next_attempt_at <= ?
+            ORDER BY id${this.dialect.forUpdateSkipLocked}`,
+      params: [...ids, now],
       read: (rows) =>
         (rows as Record<string, string | number | null>[]).map((r) => ({
           id: Number(r.id),
@@ -142,27 +161,6 @@ export class WebhooksRepository {
           orderKey: r.order_key === null ? null : Number(r.order_key),
           attempts: Number(r.attempts),
         })),
-    };
-  }
-
-  /**
-   * The oldest PENDING event position per (webhook, product) among the given webhooks and products: a
-   * delivery goes out only when it is its key's oldest, so one product's events reach a webhook in order.
-   */
-  heads(webhookIds: number[], orderKeys: number[]): Statement<Map<string, number>> {
-    return {
-      sql: `SELECT webhook_id, order_key, MIN(event_position) AS head FROM webhook_deliveries
-            WHERE status = 'PENDING' AND webhook_id IN (${webhookIds.map(() => '?').join(', ')})
-              AND order_key IN (${orderKeys.map(() => '?').join(', ')})
-            GROUP BY webhook_id, order_key`,
-      params: [...webhookIds, ...orderKeys],
-      read: (rows) =>
-        new Map(
-          (rows as Record<string, string | number>[]).map((r) => [
-            `${Number(r.webhook_id)}:${Number(r.order_key)}`,
-            Number(r.head),
-          ]),
-        ),
     };
   }
 
