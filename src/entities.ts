@@ -1,6 +1,7 @@
 import { Sequence } from './database/sequence.entity';
 import { OutboxCursor } from './modules/events/entities/outbox-cursor.entity';
 import { OutboxEvent } from './modules/events/entities/outbox-event.entity';
+import { WebhookDeliveryKey } from './modules/events/webhooks/entities/webhook-delivery-key.entity';
 import { WebhookDelivery } from './modules/events/webhooks/entities/webhook-delivery.entity';
 import { Webhook } from './modules/events/webhooks/entities/webhook.entity';
 import { AuditLog } from './modules/audit/entities/audit-log.entity';
@@ -29,4 +30,5 @@ export const ENTITIES = [
   OutboxCursor,
   Webhook,
   WebhookDelivery,
+  WebhookDeliveryKey,
 ];

@@ -108,7 +108,7 @@ export class EventSequencer implements OnApplicationBootstrap, OnApplicationShut
           next,
         ),
         this.sequences.advance(POSITIONS, next + events.length),
-        ...(deliveries.length ? [this.webhooks.insertDeliveries(deliveries, new Date())] : []),
+        ...(deliveries.length ? this.webhooks.insertDeliveries(deliveries, new Date()) : []),
       ]);
       return events.length;
     });
@@ -124,7 +124,7 @@ function fanOut(events: UnplacedEvent[], firstPosition: number, subscriptions: S
         webhookId: s.id,
         eventPosition: firstPosition + i,
         eventType: event.type,
-        orderKey: event.orderKey,
+        products: event.products,
       })),
   );
 }

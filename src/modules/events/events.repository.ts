@@ -16,7 +16,7 @@ export interface EventView {
 export interface UnplacedEvent {
   id: number;
   type: EventType;
-  orderKey: number | null;
+  products: number[];
   occurredAt: Date;
 }
 
@@ -27,7 +27,10 @@ export const toEventView = (event: OutboxEvent): EventView => ({
   data: event.data,
 });
 
-const COLUMNS = '(type, order_key, occurred_at, data)';
+/** The products column: ids separated by commas. */
+export const productsOf = (column: string) => (column ? column.split(',').map(Number) : []);
+
+const COLUMNS = '(type, products, occurred_at, data)';
 
 /** The SQL of `events`, the outbox. */
 @Injectable()
@@ -42,7 +45,7 @@ export class EventsRepository {
     const params: unknown[] = [];
     const rows = events.map((event) => {
       const data = ids.json(event.data);
-      params.push(event.type, event.orderKey, at, ...data.params);
+      params.push(event.type, event.products.join(','), at, ...data.params);
       return `(?, ?, ?, ${data.sql})`;
     });
     return { sql: `INSERT INTO events ${COLUMNS} VALUES ${rows.join(', ')}`, params };
@@ -53,7 +56,12 @@ export class EventsRepository {
     if (!events.length) return;
     await manager.insert(
       OutboxEvent,
-      events.map((event) => ({ type: event.type, orderKey: event.orderKey, occurredAt: at, data: event.data })),
+      events.map((event) => ({
+        type: event.type,
+        products: event.products.join(','),
+        occurredAt: at,
+        data: event.data,
+      })),
     );
   }
 
@@ -84,17 +92,15 @@ export class EventsRepository {
    */
   unplaced(limit: number): Statement<UnplacedEvent[]> {
     return {
-      sql: `SELECT id, type, order_key, occurred_at FROM events WHERE position IS NULL ORDER BY id LIMIT ${limit}`,
+      sql: `SELECT id, type, products, occurred_at FROM events WHERE position IS NULL ORDER BY id LIMIT ${limit}`,
       params: [],
       read: (rows) =>
-        (rows as { id: string | number; type: EventType; order_key: number | null; occurred_at: Date | string }[]).map(
-          (r) => ({
-            id: Number(r.id),
-            type: r.type,
-            orderKey: r.order_key === null ? null : Number(r.order_key),
-            occurredAt: rawDate(r.occurred_at),
-          }),
-        ),
+        (rows as { id: string | number; type: EventType; products: string; occurred_at: Date | string }[]).map((r) => ({
+          id: Number(r.id),
+          type: r.type,
+          products: productsOf(r.products),
+          occurredAt: rawDate(r.occurred_at),
+        })),
     };
   }
 

@@ -3,8 +3,8 @@ import { EventType } from './entities/outbox-event.entity';
 /** An event as a change writes it into the outbox, in the change's transaction. */
 export interface NewEvent {
   type: EventType;
-  /** The product whose events reach a webhook in order (see webhook-delivery.worker.ts); null: none. */
-  orderKey: number | null;
+  /** The products it is an event of: each one's events reach a webhook in order (webhook-delivery.worker.ts). */
+  products: number[];
   /** What the feed and the receivers get as `data`; placeholder ids are filled in on INSERT (dialect.ts). */
   data: object;
 }
@@ -33,7 +33,7 @@ export function thresholdEvent(
   if (wasLow === low) return null;
   return {
     type: low ? 'stock.low' : 'stock.restocked',
-    orderKey: product.productId,
+    products: [product.productId],
     data: { productId: product.productId, sku: product.sku, available, reorderPoint: product.reorderPoint },
   };
 }

@@ -27,7 +27,7 @@ const productEvent = (
   product: ProductDetailView,
 ): NewEvent => ({
   type,
-  orderKey: product.id,
+  products: [product.id],
   data: product,
 });
 

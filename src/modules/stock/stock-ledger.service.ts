@@ -383,14 +383,14 @@ export class StockLedgerService {
   ): NewEvent[] {
     const events: NewEvent[] = planned.result.movements.map((m) => ({
       type: 'stock.movement',
-      orderKey: m.productId,
+      products: [m.productId],
       data: m,
     }));
     const reservation = planned.result.reservation;
     if (write.reservation && reservation) {
       events.push({
         type: RESERVATION_EVENTS[write.reservation.kind],
-        orderKey: Math.min(...reservation.lines.map((l) => l.productId)),
+        products: [...new Set(reservation.lines.map((l) => l.productId))],
         data: reservation,
       });
     }

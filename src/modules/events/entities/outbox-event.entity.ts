@@ -27,8 +27,8 @@ export class OutboxEvent {
   @BigIdColumn() id!: number;
   @Column({ type: 'bigint', nullable: true, default: null, transformer: bigintToNumber }) position!: number | null;
   @Column({ type: 'varchar', length: 32 }) type!: EventType;
-  /** The product whose events reach a webhook in order (null: none). */
-  @Column({ name: 'order_key', type: 'int', nullable: true, default: null }) orderKey!: number | null;
+  /** The ids of the products it is an event of, comma-separated: each one's events reach a webhook in order. */
+  @Column({ type: 'text' }) products!: string;
   @Column({ name: 'occurred_at', ...TIMESTAMP }) occurredAt!: Date;
   @LongTextColumn({ transformer: jsonText }) data!: object;
 }

@@ -7,7 +7,7 @@ import { EventSequencer } from '../event-sequencer.service';
 import { EventsRepository, toEventView } from '../events.repository';
 import { Webhook } from './entities/webhook.entity';
 import { signatureHeaders } from './signing';
-import { Candidate, WebhooksRepository } from './webhooks.repository';
+import { Candidate, DeliveryOutcome, WebhooksRepository } from './webhooks.repository';
 import { WebhookSecurity } from './webhook-security';
 
 /** A receiver has this long to answer 2xx (the contract's 10 s). */
@@ -132,8 +132,8 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     );
   }
 
-  private record(delivery: Taken, outcome: Outcome): Promise<unknown> {
-    return this.tx.runInline((tx) => tx.commitWith([this.deliveries.record(delivery.id, delivery.attempts, outcome)]));
+  private record(delivery: Taken, outcome: DeliveryOutcome): Promise<unknown> {
+    return this.tx.runInline((tx) => tx.commitWith(this.deliveries.record(delivery, outcome)));
   }
 
   /** One attempt: POST, then DELIVERED, or the next retry, or FAILED. */
@@ -186,9 +186,6 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     });
   }
 }
-
-/** What a delivery attempt came to. */
-type Outcome = Parameters<WebhooksRepository['record']>[2];
 
 /** Why an attempt got no answer, in a few words (never a stack). */
 function describe(error: unknown): string {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { Dialect, dialectOf, forUpdate, rawDate, Statement } from '../../../database/dialect';
+import { WebhookDeliveryKey } from './entities/webhook-delivery-key.entity';
 import { DeliveryStatus, WebhookDelivery } from './entities/webhook-delivery.entity';
 import { Webhook } from './entities/webhook.entity';
 
@@ -15,7 +16,17 @@ export interface NewDelivery {
   webhookId: number;
   eventPosition: number;
   eventType: string;
-  orderKey: number | null;
+  /** The products the event is of: its place in each one's order. */
+  products: number[];
+}
+
+/** What one attempt at a delivery came to. */
+export interface DeliveryOutcome {
+  status: DeliveryStatus;
+  statusCode: number | null;
+  error: string | null;
+  nextAttemptAt: Date | null;
+  deliveredAt: Date | null;
 }
 
 /** A due delivery a worker may take. */
@@ -23,12 +34,10 @@ export interface Candidate {
   id: number;
   webhookId: number;
   eventPosition: number;
-  orderKey: number | null;
   attempts: number;
 }
 
-const DELIVERY_COLUMNS =
-  '(webhook_id, event_position, event_type, order_key, status, attempts, next_attempt_at, created_at)';
+const DELIVERY_COLUMNS = '(webhook_id, event_position, event_type, status, attempts, next_attempt_at, created_at)';
 
 /** The SQL of `webhooks` and `webhook_deliveries`. */
 @Injectable()
@@ -60,6 +69,7 @@ export class WebhooksRepository {
 
   /** The webhook and every delivery of it. */
   async delete(manager: EntityManager, id: number): Promise<void> {
+    await manager.delete(WebhookDeliveryKey, { webhookId: id });
     await manager.delete(WebhookDelivery, { webhookId: id });
     await manager.delete(Webhook, { id });
   }
@@ -96,11 +106,23 @@ export class WebhooksRepository {
 
   // ------------------------------------------------------------------ deliveries
 
-  /** One INSERT of new PENDING deliveries, due now. */
-  insertDeliveries(rows: NewDelivery[], now: Date): Statement {
+  /** New PENDING deliveries, due now, with their products (one INSERT each). */
+  insertDeliveries(rows: NewDelivery[], now: Date): Statement[] {
+    const statements: Statement[] = [
+      {
+        sql: `INSERT INTO webhook_deliveries ${DELIVERY_COLUMNS} VALUES ${rows.map(() => "(?, ?, ?, 'PENDING', 0, ?, ?)").join(', ')}`,
+        params: rows.flatMap((r) => [r.webhookId, r.eventPosition, r.eventType, now, now]),
+      },
+    ];
+    const keys = rows.flatMap((r) => r.products.map((productId) => [r.webhookId, productId, r.eventPosition]));
+    if (keys.length) statements.push(this.insertKeys(keys));
+    return statements;
+  }
+
+  private insertKeys(keys: number[][]): Statement {
     return {
-      sql: `INSERT INTO webhook_deliveries ${DELIVERY_COLUMNS} VALUES ${rows.map(() => "(?, ?, ?, ?, 'PENDING', 0, ?, ?)").join(', ')}`,
-      params: rows.flatMap((r) => [r.webhookId, r.eventPosition, r.eventType, r.orderKey, now, now]),
+      sql: `${this.dialect.insertIgnore} INTO webhook_delivery_keys (webhook_id, product_id, event_position) VALUES ${keys.map(() => '(?, ?, ?)').join(', ')}`,
+      params: keys.flat(),
     };
   }
 
@@ -126,17 +148,18 @@ export class WebhooksRepository {
   }
 
   /**
-   * Due PENDING deliveries that are each the oldest PENDING one of their (webhook, product) — only those
-   * may go out, so one product's events reach a webhook in order — soonest due first. A plain read: the
-   * claim locks the rows it takes next (lockDue).
+   * Due PENDING deliveries none of whose products has a PENDING delivery of an older event for the same
+   * webhook — only those may go out, so each product's events reach a webhook in order — soonest due
+   * first. A plain read: the claim locks the rows it takes next (lockDue).
    */
   dueHeads(now: Date, limit: number): Statement<number[]> {
     return {
       sql: `SELECT d.id FROM webhook_deliveries d
             WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?
-              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-                              WHERE e.webhook_id = d.webhook_id AND e.order_key = d.order_key
-                                AND e.status = 'PENDING' AND e.event_position < d.event_position)
+              AND NOT EXISTS (SELECT 1 FROM webhook_delivery_keys k
+                              JOIN webhook_delivery_keys older ON older.webhook_id = k.webhook_id
+                               AND older.product_id = k.product_id AND older.event_position < k.event_position
+                              WHERE k.webhook_id = d.webhook_id AND k.event_position = d.event_position)
             ORDER BY d.next_attempt_at, d.id LIMIT ${limit}`,
       params: [now],
       read: (rows) => (rows as { id: string | number }[]).map((r) => Number(r.id)),
@@ -149,7 +172,7 @@ export class WebhooksRepository {
    */
   lockDue(ids: number[], now: Date): Statement<Candidate[]> {
     return {
-      sql: `SELECT id, webhook_id, event_position, order_key, attempts FROM webhook_deliveries
+      sql: `SELECT id, webhook_id, event_position, attempts FROM webhook_deliveries
             WHERE id IN (${ids.map(() => '?').join(', ')}) AND status = 'PENDING' AND next_attempt_at <= ?
             ORDER BY id${this.dialect.forUpdateSkipLocked}`,
       params: [...ids, now],
@@ -158,7 +181,6 @@ export class WebhooksRepository {
           id: Number(r.id),
           webhookId: Number(r.webhook_id),
           eventPosition: Number(r.event_position),
-          orderKey: r.order_key === null ? null : Number(r.order_key),
           attempts: Number(r.attempts),
         })),
     };
@@ -174,43 +196,47 @@ export class WebhooksRepository {
 
   /**
    * Records an attempt's outcome — unless the lease ran out and another worker took the delivery since
-   * (`attempts` moved on): then that worker's outcome counts.
+   * (`attempts` moved on): then that worker's outcome counts. A delivery done (DELIVERED or FAILED) no
+   * longer holds its products' next events back.
    */
-  record(
-    id: number,
-    attempts: number,
-    outcome: {
-      status: DeliveryStatus;
-      statusCode: number | null;
-      error: string | null;
-      nextAttemptAt: Date | null;
-      deliveredAt: Date | null;
-    },
-  ): Statement {
-    return {
-      sql: `UPDATE webhook_deliveries SET status = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, delivered_at = ?
-            WHERE id = ? AND attempts = ? AND status = 'PENDING'`,
-      params: [
-        outcome.status,
-        outcome.statusCode,
-        outcome.error?.slice(0, 500) ?? null,
-        outcome.nextAttemptAt,
-        outcome.deliveredAt,
-        id,
-        attempts,
-      ],
-    };
+  record(delivery: Candidate, outcome: DeliveryOutcome): Statement[] {
+    return [
+      {
+        sql: `UPDATE webhook_deliveries SET status = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, delivered_at = ?
+              WHERE id = ? AND attempts = ? AND status = 'PENDING'`,
+        params: [
+          outcome.status,
+          outcome.statusCode,
+          outcome.error?.slice(0, 500) ?? null,
+          outcome.nextAttemptAt,
+          outcome.deliveredAt,
+          delivery.id,
+          delivery.attempts,
+        ],
+      },
+      {
+        sql: `DELETE FROM webhook_delivery_keys WHERE webhook_id = ? AND event_position = ?
+              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = ? AND status = 'PENDING')`,
+        params: [delivery.webhookId, delivery.eventPosition, delivery.id],
+      },
+    ];
   }
 
   /**
    * Sent again now: a FAILED or DELIVERED delivery back to PENDING (a FAILED one's next failure is final
-   * again), a PENDING one brought forward.
+   * again) and back in its products' order; a PENDING one brought forward.
    */
-  retry(id: number, now: Date): Statement {
-    return {
-      sql: "UPDATE webhook_deliveries SET status = 'PENDING', next_attempt_at = ?, delivered_at = NULL WHERE id = ?",
-      params: [now, id],
-    };
+  retry(delivery: WebhookDelivery, products: number[], now: Date): Statement[] {
+    const statements: Statement[] = [
+      {
+        sql: "UPDATE webhook_deliveries SET status = 'PENDING', next_attempt_at = ?, delivered_at = NULL WHERE id = ?",
+        params: [now, delivery.id],
+      },
+    ];
+    if (products.length) {
+      statements.push(this.insertKeys(products.map((p) => [delivery.webhookId, p, delivery.eventPosition])));
+    }
+    return statements;
   }
 
   async countPending(): Promise<number> {

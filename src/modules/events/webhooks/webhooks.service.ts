@@ -14,6 +14,7 @@ import {
   UpdateWebhookDto,
   WebhookView,
 } from './dto/webhook.dto';
+import { EventsRepository, productsOf } from '../events.repository';
 import { Webhook } from './entities/webhook.entity';
 import { newSecret } from './signing';
 import { WebhookDeliveryWorker } from './webhook-delivery.worker';
@@ -30,6 +31,7 @@ export class WebhooksService {
     private readonly security: WebhookSecurity,
     private readonly worker: WebhookDeliveryWorker,
     private readonly audit: AuditRepository,
+    private readonly events: EventsRepository,
     private readonly tx: TransactionService,
   ) {}
 
@@ -105,7 +107,9 @@ export class WebhooksService {
     await this.found(id);
     const delivery = await this.webhooks.findDelivery(id, deliveryId);
     if (!delivery) throw ApiError.notFound('Delivery', { webhookId: id, deliveryId });
-    await this.tx.runInline((tx) => tx.commitWith([this.webhooks.retry(deliveryId, new Date())]));
+    const event = (await this.events.byPositions([delivery.eventPosition])).get(delivery.eventPosition);
+    const products = event ? productsOf(event.products) : [];
+    await this.tx.runInline((tx) => tx.commitWith(this.webhooks.retry(delivery, products, new Date())));
     this.worker.kick();
     return toDeliveryView((await this.webhooks.findDelivery(id, deliveryId))!);
   }

@@ -26,7 +26,7 @@ export class CreateWebhookDto {
   @ArrayUnique()
   @IsIn(WEBHOOK_EVENTS, { each: true })
   events!: string[];
-  @IsOptional() @IsString() @MaxLength(500) description?: string;
+  @IsOptional() @IsString() @MaxLength(2000) description?: string;
 }
 
 export class UpdateWebhookDto {
@@ -38,7 +38,7 @@ export class UpdateWebhookDto {
   @ArrayUnique()
   @IsIn(WEBHOOK_EVENTS, { each: true })
   events?: string[];
-  @IsOptional() @IsString() @MaxLength(500) description?: string | null;
+  @IsOptional() @IsString() @MaxLength(2000) description?: string | null;
   @IsOptional() @IsBoolean() enabled?: boolean;
 }
 

@@ -9,15 +9,14 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
  * takes it pushes `next_attempt_at` a lease ahead first: if the worker dies, the delivery falls due again.
  */
 @Entity('webhook_deliveries')
+@Index('UQ_webhook_deliveries_event', ['webhookId', 'eventPosition'], { unique: true })
 @Index('IDX_webhook_deliveries_due', ['status', 'nextAttemptAt'])
-@Index('IDX_webhook_deliveries_order', ['webhookId', 'orderKey', 'status', 'eventPosition'])
 @Index('IDX_webhook_deliveries_webhook', ['webhookId', 'status', 'id'])
 export class WebhookDelivery {
   @BigIdColumn() id!: number;
   @Column({ name: 'webhook_id', type: 'int' }) webhookId!: number;
   @Column({ name: 'event_position', type: 'bigint', transformer: bigintToNumber }) eventPosition!: number;
   @Column({ name: 'event_type', type: 'varchar', length: 32 }) eventType!: string;
-  @Column({ name: 'order_key', type: 'int', nullable: true, default: null }) orderKey!: number | null;
   @Column({ type: 'varchar', length: 16 }) status!: DeliveryStatus;
   @Column({ type: 'int' }) attempts!: number;
   @Column({ name: 'last_status_code', type: 'int', nullable: true, default: null }) lastStatusCode!: number | null;
