@@ -6,6 +6,8 @@
  * figures do not.
  */
 import autocannon from 'autocannon';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { createConnection, createPool, Pool, RowDataPacket } from 'mysql2/promise';
 import { startServiceProcess, ServiceProcess } from '../test/support/service-process';
 import { loginTo } from '../test/support/service-client';
@@ -23,6 +25,8 @@ const server = {
   password: process.env.TEST_DB_PASSWORD ?? '',
 };
 const DB_NAME = 'inventory_bench_test';
+const EVENTS_DURATION_S = 6;
+const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 interface Figures {
   ops: number;
@@ -30,6 +34,17 @@ interface Figures {
   p99: number;
   errors: number;
 }
+
+const fmt = (f: Figures) =>
+  `${f.ops.toFixed(0).padStart(7)} ops/s  p50 ${f.p50.toFixed(1).padStart(6)} ms  p99 ${f.p99.toFixed(1).padStart(6)} ms  errors ${f.errors}`;
+
+/** The mean of runs of one scenario (errors summed). */
+const mean = (runs: Figures[]): Figures => ({
+  ops: runs.reduce((a, r) => a + r.ops, 0) / runs.length,
+  p50: runs.reduce((a, r) => a + r.p50, 0) / runs.length,
+  p99: runs.reduce((a, r) => a + r.p99, 0) / runs.length,
+  errors: runs.reduce((a, r) => a + r.errors, 0),
+});
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -214,58 +229,64 @@ async function main(): Promise<void> {
     const hot = () => 1;
     const spread = () => 1 + Math.floor(Math.random() * SPREAD_SKUS);
 
-    const rows: [string, Figures, Figures, number, Figures, number][] = [];
-    /** Writes per transaction over what `run` did (the service's group-commit histogram). */
-    const perTransaction = async (run: () => Promise<Figures>): Promise<[Figures, number]> => {
-      const before = await groupWrites(svc!.url, accessToken);
-      const figures = await run();
-      const after = await groupWrites(svc!.url, accessToken);
-      return [figures, (after.writes - before.writes) / (after.transactions - before.transactions)];
-    };
-    for (const [name, pick] of [
-      ['hot SKU', hot],
-      [`${SPREAD_SKUS} SKUs`, spread],
-    ] as const) {
-      const raw = await rawBaseline(pool, pick, warehouseId, actorId);
-      const [http, grouped] = await perTransaction(() => service(svc!.url, accessToken, pick));
-      const [held, heldGrouped] = await perTransaction(() => reservations(svc!.url, accessToken, pick));
-      rows.push([name, raw, http, grouped, held, heldGrouped]);
-    }
-    const fmt = (f: Figures) =>
-      `${f.ops.toFixed(0).padStart(7)} ops/s  p50 ${f.p50.toFixed(1).padStart(6)} ms  p99 ${f.p99.toFixed(1).padStart(6)} ms  errors ${f.errors}`;
-    console.log(`\nPOST /api/stock/out, ${CONNECTIONS} connections, ${DURATION_S} s each, pool ${POOL_SIZE}`);
-    for (const [name, raw, http, grouped, held, heldGrouped] of rows) {
-      console.log(`\n${name}`);
-      console.log(`  raw mysql2 transaction  ${fmt(raw)}`);
-      console.log(`  service over HTTP       ${fmt(http)}  (${grouped.toFixed(1)} writes per transaction)`);
-      console.log(`  service ÷ raw           ${(http.ops / raw.ops).toFixed(2)}`);
-      console.log(`  reserve + confirm       ${fmt(held)}  (flows; ${heldGrouped.toFixed(1)} writes per transaction)`);
-      console.log(`  flows ÷ plain out       ${(held.ops / http.ops).toFixed(2)}  (a flow is two stock writes)`);
-    }
-    // what the per-request HTTP metrics cost: the hot path with them on and off, interleaved (on, off,
-    // on, off) after a warm-up of the fresh process, so neither side gets the warmer machine
-    const withoutMetrics = await startServiceProcess({ ...serviceEnv, METRICS_ENABLED: 'false' });
-    const rounds: Record<'on' | 'off', Figures[]> = { on: [], off: [] };
-    try {
-      await service(withoutMetrics.url, accessToken, hot, 3);
-      for (let round = 0; round < 2; round++) {
-        rounds.on.push(await service(svc.url, accessToken, hot, METRICS_DURATION_S));
-        rounds.off.push(await service(withoutMetrics.url, accessToken, hot, METRICS_DURATION_S));
+    const only = process.env.BENCH_ONLY; // e.g. BENCH_ONLY=events runs that scenario alone
+    if (!only) {
+      const rows: [string, Figures, Figures, number, Figures, number][] = [];
+      /** Writes per transaction over what `run` did (the service's group-commit histogram). */
+      const perTransaction = async (run: () => Promise<Figures>): Promise<[Figures, number]> => {
+        const before = await groupWrites(svc!.url, accessToken);
+        const figures = await run();
+        const after = await groupWrites(svc!.url, accessToken);
+        return [figures, (after.writes - before.writes) / (after.transactions - before.transactions)];
+      };
+      for (const [name, pick] of [
+        ['hot SKU', hot],
+        [`${SPREAD_SKUS} SKUs`, spread],
+      ] as const) {
+        const raw = await rawBaseline(pool, pick, warehouseId, actorId);
+        const [http, grouped] = await perTransaction(() => service(svc!.url, accessToken, pick));
+        const [held, heldGrouped] = await perTransaction(() => reservations(svc!.url, accessToken, pick));
+        rows.push([name, raw, http, grouped, held, heldGrouped]);
       }
-    } finally {
-      await withoutMetrics.stop();
+      console.log(`\nPOST /api/stock/out, ${CONNECTIONS} connections, ${DURATION_S} s each, pool ${POOL_SIZE}`);
+      for (const [name, raw, http, grouped, held, heldGrouped] of rows) {
+        console.log(`\n${name}`);
+        console.log(`  raw mysql2 transaction  ${fmt(raw)}`);
+        console.log(`  service over HTTP       ${fmt(http)}  (${grouped.toFixed(1)} writes per transaction)`);
+        console.log(`  service ÷ raw           ${(http.ops / raw.ops).toFixed(2)}`);
+        console.log(
+          `  reserve + confirm       ${fmt(held)}  (flows; ${heldGrouped.toFixed(1)} writes per transaction)`,
+        );
+        console.log(`  flows ÷ plain out       ${(held.ops / http.ops).toFixed(2)}  (a flow is two stock writes)`);
+      }
+      // what the per-request HTTP metrics cost: the hot path with them on and off, interleaved (on, off,
+      // on, off) after a warm-up of the fresh process, so neither side gets the warmer machine
+      const withoutMetrics = await startServiceProcess({ ...serviceEnv, METRICS_ENABLED: 'false' });
+      const rounds: Record<'on' | 'off', Figures[]> = { on: [], off: [] };
+      try {
+        await service(withoutMetrics.url, accessToken, hot, 3);
+        for (let round = 0; round < 2; round++) {
+          rounds.on.push(await service(svc.url, accessToken, hot, METRICS_DURATION_S));
+          rounds.off.push(await service(withoutMetrics.url, accessToken, hot, METRICS_DURATION_S));
+        }
+      } finally {
+        await withoutMetrics.stop();
+      }
+      const [on, off] = [mean(rounds.on), mean(rounds.off)];
+      console.log(`\nmetrics cost, hot SKU, 2 × ${METRICS_DURATION_S} s each, interleaved`);
+      console.log(`  metrics on              ${fmt(on)}`);
+      console.log(`  metrics off             ${fmt(off)}`);
+      console.log(`  on ÷ off                ${(on.ops / off.ops).toFixed(2)}  (target ≥ 0.95)`);
     }
-    const mean = (runs: Figures[]): Figures => ({
-      ops: runs.reduce((a, r) => a + r.ops, 0) / runs.length,
-      p50: runs.reduce((a, r) => a + r.p50, 0) / runs.length,
-      p99: runs.reduce((a, r) => a + r.p99, 0) / runs.length,
-      errors: runs.reduce((a, r) => a + r.errors, 0),
-    });
-    const [on, off] = [mean(rounds.on), mean(rounds.off)];
-    console.log(`\nmetrics cost, hot SKU, 2 × ${METRICS_DURATION_S} s each, interleaved`);
-    console.log(`  metrics on              ${fmt(on)}`);
-    console.log(`  metrics off             ${fmt(off)}`);
-    console.log(`  on ÷ off                ${(on.ops / off.ops).toFixed(2)}  (target ≥ 0.95)`);
+    if (!only || only === 'events') {
+      const events = await eventsAttached(serviceEnv, accessToken, hot);
+      console.log(`\nevents attached, hot SKU, 2 × ${EVENTS_DURATION_S} s each, interleaved, one process at a time`);
+      console.log(`  without                 ${fmt(events.without)}`);
+      console.log(
+        `  webhook + RabbitMQ      ${fmt(events.with)}  (${events.delivered} webhook deliveries answered, ${events.published} events published)`,
+      );
+      console.log(`  with ÷ without          ${(events.with.ops / events.without.ops).toFixed(2)}  (target ≥ 0.9)`);
+    }
     const reconcile = await fetch(`${svc.url}/api/stock/reconcile`, {
       headers: { authorization: `Bearer ${accessToken}` },
     });
@@ -275,6 +296,80 @@ async function main(): Promise<void> {
     await svc?.stop();
     await pool.end();
   }
+}
+
+/**
+ * Stock-out throughput with events going out — a webhook for every event (a receiver in this process that
+ * answers 200 at once) and RabbitMQ publishing (EVENTS_AMQP_URL) — beside the same without them.
+ * Every instance delivers and publishes, so the two sides run as separate processes, one at a time,
+ * interleaved (without, with, without, with), each after a short warm-up; the webhook is enabled only
+ * while the side with events runs.
+ */
+async function eventsAttached(
+  env: Record<string, string>,
+  token: string,
+  pick: () => number,
+): Promise<{ with: Figures; without: Figures; delivered: number; published: number }> {
+  let delivered = 0;
+  const receiver = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      delivered++;
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const receiverHost = `127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  const mode = process.env.BENCH_EVENTS ?? 'both';
+  const withEvents = {
+    ...env,
+    ...(mode !== 'webhook' ? { EVENTS_AMQP_URL: AMQP_URL } : {}),
+    WEBHOOK_ALLOWED_HOSTS: receiverHost,
+  };
+  const call = async (url: string, method: string, path: string, body: object) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Record<string, unknown>;
+  };
+  const runs: Record<'with' | 'without', Figures[]> = { with: [], without: [] };
+  let webhookId: number | undefined;
+  let published = 0;
+  try {
+    for (let round = 0; round < 2; round++) {
+      for (const side of ['without', 'with'] as const) {
+        const svc = await startServiceProcess(side === 'with' ? withEvents : env);
+        try {
+          if (side === 'with' && mode !== 'amqp') {
+            if (webhookId === undefined) {
+              const created = await call(svc.url, 'POST', '/api/webhooks', {
+                url: `http://${receiverHost}/hook`,
+                events: ['*'],
+              });
+              webhookId = (created.webhook as { id: number }).id;
+            } else await call(svc.url, 'PATCH', `/api/webhooks/${webhookId}`, { enabled: true });
+          }
+          await service(svc.url, token, pick, 2); // warm-up
+          runs[side].push(await service(svc.url, token, pick, EVENTS_DURATION_S));
+          if (side === 'with' && webhookId !== undefined) {
+            await call(svc.url, 'PATCH', `/api/webhooks/${webhookId}`, { enabled: false });
+            const metrics = await (
+              await fetch(`${svc.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+            ).text();
+            published += Number(/^inventory_events_published_total (\S+)$/m.exec(metrics)?.[1] ?? 0);
+          }
+        } finally {
+          await svc.stop();
+        }
+      }
+    }
+  } finally {
+    receiver.close();
+  }
+  return { with: mean(runs.with), without: mean(runs.without), delivered, published };
 }
 
 main().catch((error) => {

@@ -9,8 +9,11 @@ const POSITIONS = 'events';
 const BATCH = 500;
 /** How often each instance looks for events it was not told about (another instance's, or after a crash). */
 const POLL_MS = 250;
-/** After a commit, wait this long for more before placing: one sequencer transaction for many commits. */
-const GATHER_MS = 5;
+/**
+ * After a commit, wait this long for more before placing: under load one sequencer transaction places
+ * the events of many groups (measured: a run per group cost a third of spread-SKU throughput).
+ */
+const GATHER_MS = 50;
 
 /**
  * Places committed events in the feed. Auto-increment ids are handed out at INSERT, in another order

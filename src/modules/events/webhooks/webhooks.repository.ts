@@ -114,7 +114,10 @@ export class WebhooksRepository {
         params: rows.flatMap((r) => [r.webhookId, r.eventPosition, r.eventType, now, now]),
       },
     ];
-    const keys = rows.flatMap((r) => r.products.map((productId) => [r.webhookId, productId, r.eventPosition]));
+    // an event of no product is ordered with the others of no product (key 0)
+    const keys = rows.flatMap((r) =>
+      (r.products.length ? r.products : [0]).map((productId) => [r.webhookId, productId, r.eventPosition]),
+    );
     if (keys.length) statements.push(this.insertKeys(keys));
     return statements;
   }
@@ -150,16 +153,21 @@ export class WebhooksRepository {
   /**
    * Due PENDING deliveries none of whose products has a PENDING delivery of an older event for the same
    * webhook — only those may go out, so each product's events reach a webhook in order — soonest due
-   * first. A plain read: the claim locks the rows it takes next (lockDue).
+   * first. The candidates are each product's oldest PENDING delivery (the keys' primary key serves the
+   * MIN per product), so a long backlog of one hot product costs one row, not a scan. A plain read: the
+   * claim locks the rows it takes next (lockDue).
    */
   dueHeads(now: Date, limit: number): Statement<number[]> {
     return {
       sql: `SELECT d.id FROM webhook_deliveries d
+            JOIN (SELECT webhook_id, product_id, MIN(event_position) AS head FROM webhook_delivery_keys
+                  GROUP BY webhook_id, product_id) h ON h.webhook_id = d.webhook_id AND h.head = d.event_position
             WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?
               AND NOT EXISTS (SELECT 1 FROM webhook_delivery_keys k
                               JOIN webhook_delivery_keys older ON older.webhook_id = k.webhook_id
                                AND older.product_id = k.product_id AND older.event_position < k.event_position
                               WHERE k.webhook_id = d.webhook_id AND k.event_position = d.event_position)
+            GROUP BY d.id, d.next_attempt_at
             ORDER BY d.next_attempt_at, d.id LIMIT ${limit}`,
       params: [now],
       read: (rows) => (rows as { id: string | number }[]).map((r) => Number(r.id)),
@@ -227,16 +235,14 @@ export class WebhooksRepository {
    * again) and back in its products' order; a PENDING one brought forward.
    */
   retry(delivery: WebhookDelivery, products: number[], now: Date): Statement[] {
-    const statements: Statement[] = [
+    const keys = (products.length ? products : [0]).map((p) => [delivery.webhookId, p, delivery.eventPosition]);
+    return [
       {
         sql: "UPDATE webhook_deliveries SET status = 'PENDING', next_attempt_at = ?, delivered_at = NULL WHERE id = ?",
         params: [now, delivery.id],
       },
+      this.insertKeys(keys),
     ];
-    if (products.length) {
-      statements.push(this.insertKeys(products.map((p) => [delivery.webhookId, p, delivery.eventPosition])));
-    }
-    return statements;
   }
 
   async countPending(): Promise<number> {
