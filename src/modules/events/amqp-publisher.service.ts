@@ -5,7 +5,7 @@ import { MetricsService } from '../../common/metrics/metrics.service';
 import { TransactionService } from '../../database/transaction.service';
 import { TypedConfigService } from '../../config';
 import { EventSequencer } from './event-sequencer.service';
-import { EventsRepository, toEventView } from './events.repository';
+import { EventsRepository } from './events.repository';
 import { OutboxCursorsRepository } from './outbox-cursors.repository';
 import { OutboxMetrics } from './outbox-metrics';
 
@@ -34,6 +34,8 @@ export class AmqpPublisher implements OnApplicationBootstrap, OnApplicationShutd
   private readonly owner = randomUUID();
   private connection: ChannelModel | null = null;
   private channel: ConfirmChannel | null = null;
+  /** The cursor while this instance holds its lease: renewed in the database only past half its time. */
+  private held: { position: number; until: number } | null = null;
   private failures = 0;
   private retryAt = 0;
   private timer?: NodeJS.Timeout;
@@ -92,30 +94,32 @@ export class AmqpPublisher implements OnApplicationBootstrap, OnApplicationShutd
   private async publishAll(): Promise<void> {
     try {
       for (;;) {
-        const from = await this.takeLease();
+        const from =
+          this.held && this.held.until - Date.now() > LEASE_MS / 2 ? this.held.position : await this.takeLease();
         if (from === null) return; // another instance publishes
-        const batch = await this.events.feed(from, undefined, BATCH);
+        const batch = await this.events.wireFeed(from, BATCH);
         if (!batch.length) return;
         const channel = await this.connected();
         if (!channel) return;
         for (const event of batch) {
-          const view = toEventView(event);
-          channel.publish(EXCHANGE, view.type, Buffer.from(JSON.stringify(view)), {
+          channel.publish(EXCHANGE, event.type, Buffer.from(event.json), {
             persistent: true,
             contentType: 'application/json',
-            messageId: view.id,
-            type: view.type,
+            messageId: String(event.position),
+            type: event.type,
             timestamp: Math.floor(event.occurredAt.getTime() / 1000),
           });
         }
         await channel.waitForConfirms(); // rejects if the broker nacks or the connection drops: sent again
-        const last = batch[batch.length - 1].position!;
+        const last = batch[batch.length - 1].position;
         await this.tx.runInline((tx) => tx.commitWith([this.cursors.advance(CURSOR, this.owner, last)]));
+        if (this.held) this.held.position = last;
         this.metrics.eventsPublished.inc(batch.length);
         if (batch.length < BATCH) return;
       }
     } catch (error) {
       this.logger.warn({ err: error }, 'Publishing events to the broker failed; they are sent again');
+      this.held = null;
       await this.disconnect();
       this.backOff();
     }
@@ -127,10 +131,12 @@ export class AmqpPublisher implements OnApplicationBootstrap, OnApplicationShutd
       const [cursor] = await tx.query([this.cursors.lock(CURSOR)]);
       const now = Date.now();
       if (!cursor) return null;
+      this.held = null;
       const free =
         cursor.leaseOwner === null || cursor.leaseOwner === this.owner || (cursor.leaseUntil?.getTime() ?? 0) < now;
       if (!free) return null;
       await tx.commitWith([this.cursors.lease(CURSOR, this.owner, new Date(now + LEASE_MS))]);
+      this.held = { position: cursor.position, until: now + LEASE_MS };
       if (cursor.leaseOwner !== this.owner) {
         this.logger.log({ position: cursor.position }, 'Publishing events to the broker from this instance');
       }

@@ -5,7 +5,7 @@ import { EventsRepository, UnplacedEvent } from './events.repository';
 import { NewDelivery, Subscription, WebhooksRepository } from './webhooks/webhooks.repository';
 
 /** The sequence feed positions come from (database/sequences.repository.ts). */
-const POSITIONS = 'events';
+export const EVENT_POSITIONS = 'events';
 const BATCH = 500;
 /** How often each instance looks for events it was not told about (another instance's, or after a crash). */
 const POLL_MS = 250;
@@ -99,27 +99,45 @@ export class EventSequencer implements OnApplicationBootstrap, OnApplicationShut
   private placeBatch(): Promise<number> {
     return this.tx.runInline(async (tx) => {
       const [next, events, subscriptions] = await tx.query([
-        this.sequences.lockNext(POSITIONS),
+        this.sequences.lockNext(EVENT_POSITIONS),
         this.events.unplaced(BATCH),
         this.webhooks.subscriptions(),
       ]);
       if (!events.length) return 0;
       const deliveries = fanOut(events, next, subscriptions);
+      let ordered: NewDelivery[] = [];
+      if (deliveries.length) {
+        // under the lock every finished delivery has released its products (see WebhookDeliveryWorker.record)
+        const [pending] = await tx.query([
+          this.webhooks.pendingProducts(
+            [...new Set(deliveries.map((d) => d.webhookId))],
+            [...new Set(deliveries.flatMap((d) => d.products))],
+          ),
+        ]);
+        ordered = inProductOrder(deliveries, pending);
+      }
       await tx.commitWith([
         this.events.place(
           events.map((e) => e.id),
           next,
         ),
-        this.sequences.advance(POSITIONS, next + events.length),
-        ...(deliveries.length ? this.webhooks.insertDeliveries(deliveries, new Date()) : []),
+        this.sequences.advance(EVENT_POSITIONS, next + events.length),
+        ...(ordered.length ? this.webhooks.insertDeliveries(ordered, new Date()) : []),
       ]);
       return events.length;
     });
   }
 }
 
-/** One delivery per (event, webhook that takes its type and existed when it occurred), in position order. */
-function fanOut(events: UnplacedEvent[], firstPosition: number, subscriptions: Subscription[]): NewDelivery[] {
+/**
+ * One delivery per (event, webhook that takes its type and existed when it occurred), in position order,
+ * each of at least one product (an event of none counts as of "product 0").
+ */
+function fanOut(
+  events: UnplacedEvent[],
+  firstPosition: number,
+  subscriptions: Subscription[],
+): Omit<NewDelivery, 'waits'>[] {
   return events.flatMap((event, i) =>
     subscriptions
       .filter((s) => s.createdAt <= event.occurredAt && (s.events.includes('*') || s.events.includes(event.type)))
@@ -127,7 +145,17 @@ function fanOut(events: UnplacedEvent[], firstPosition: number, subscriptions: S
         webhookId: s.id,
         eventPosition: firstPosition + i,
         eventType: event.type,
-        products: event.products,
+        products: event.products.length ? event.products : [0],
       })),
   );
+}
+
+/** Each delivery waits for its products that have an older PENDING delivery: `pending`, or an earlier one here. */
+function inProductOrder(deliveries: Omit<NewDelivery, 'waits'>[], pending: Set<string>): NewDelivery[] {
+  return deliveries.map((d) => {
+    const keys = d.products.map((p) => `${d.webhookId}:${p}`);
+    const waits = keys.filter((k) => pending.has(k)).length;
+    for (const k of keys) pending.add(k);
+    return { ...d, waits };
+  });
 }

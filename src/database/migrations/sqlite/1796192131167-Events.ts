@@ -23,13 +23,13 @@ export class Events1796192131167 implements MigrationInterface {
       `CREATE INDEX "IDX_webhook_delivery_keys_delivery" ON "webhook_delivery_keys" ("webhook_id", "event_position") `,
     );
     await queryRunner.query(
-      `CREATE TABLE "webhook_deliveries" ("id" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "webhook_id" integer NOT NULL, "event_position" bigint NOT NULL, "event_type" varchar(32) NOT NULL, "status" varchar(16) NOT NULL, "attempts" integer NOT NULL, "last_status_code" integer, "last_error" varchar(500), "next_attempt_at" datetime(3), "delivered_at" datetime(3), "created_at" datetime(3) NOT NULL)`,
+      `CREATE TABLE "webhook_deliveries" ("id" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "webhook_id" integer NOT NULL, "event_position" bigint NOT NULL, "event_type" varchar(32) NOT NULL, "status" varchar(16) NOT NULL, "attempts" integer NOT NULL, "waits" integer NOT NULL, "last_status_code" integer, "last_error" varchar(500), "next_attempt_at" datetime(3), "delivered_at" datetime(3), "created_at" datetime(3) NOT NULL)`,
     );
     await queryRunner.query(
       `CREATE INDEX "IDX_webhook_deliveries_webhook" ON "webhook_deliveries" ("webhook_id", "status", "id") `,
     );
     await queryRunner.query(
-      `CREATE INDEX "IDX_webhook_deliveries_due" ON "webhook_deliveries" ("status", "next_attempt_at") `,
+      `CREATE INDEX "IDX_webhook_deliveries_due" ON "webhook_deliveries" ("status", "waits", "next_attempt_at") `,
     );
     await queryRunner.query(
       `CREATE UNIQUE INDEX "UQ_webhook_deliveries_event" ON "webhook_deliveries" ("webhook_id", "event_position") `,

@@ -3,9 +3,9 @@ import { request } from 'undici';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import { TransactionService } from '../../../database/transaction.service';
 import { TypedConfigService } from '../../../config';
-import { EventSequencer } from '../event-sequencer.service';
-import { EventsRepository, toEventView } from '../events.repository';
-import { Webhook } from './entities/webhook.entity';
+import { SequencesRepository } from '../../../database/sequences.repository';
+import { EVENT_POSITIONS, EventSequencer } from '../event-sequencer.service';
+import { EventsRepository, WireEvent } from '../events.repository';
 import { signatureHeaders } from './signing';
 import { Candidate, DeliveryOutcome, WebhooksRepository } from './webhooks.repository';
 import { WebhookSecurity } from './webhook-security';
@@ -19,12 +19,20 @@ const MOST_IN_FLIGHT = 32;
 const POLL_MS = 250;
 
 type Taken = Candidate & { attempts: number };
+type Target = { url: string; sealedSecret: string };
+
+/** Deliveries taken, with the events they send and the webhooks they go to. */
+interface Claimed {
+  taken: Taken[];
+  events: Map<number, WireEvent>;
+  targets: Map<number, Target>;
+}
 
 /**
  * Sends PENDING webhook deliveries, on every instance. A delivery is taken in a short transaction
  * (`FOR UPDATE SKIP LOCKED`: two instances never take the same one) that counts the attempt and leases
  * it — should this process die mid-send, it falls due again after the lease: at least once. A delivery
- * is only taken when it is the oldest PENDING one of its product for its webhook, so one product's
+ * is only taken when it waits for no older PENDING one of its products (`waits` = 0), so each product's
  * events reach a webhook in order. A 2xx within 10 s is DELIVERED; anything else is retried on the
  * schedule (WEBHOOK_RETRY_SCHEDULE), and FAILED after the last retry.
  */
@@ -43,6 +51,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     private readonly events: EventsRepository,
     private readonly security: WebhookSecurity,
     private readonly tx: TransactionService,
+    private readonly sequences: SequencesRepository,
     private readonly metrics: MetricsService,
     sequencer: EventSequencer,
     config: TypedConfigService,
@@ -82,26 +91,18 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   private async claimAndSend(): Promise<void> {
     const free = MOST_IN_FLIGHT - this.inFlight.size;
     if (free <= 0) return;
-    let taken: Taken[];
+    let claimed: Claimed;
     try {
-      taken = await this.claim(free);
+      claimed = await this.claim(free);
     } catch (error) {
       this.logger.warn({ err: error }, 'Could not take webhook deliveries; the next poll retries');
       return;
     }
-    if (!taken.length) return;
-    const [events, webhooks] = await Promise.all([
-      this.events.byPositions(taken.map((d) => d.eventPosition)),
-      this.deliveries.byIds([...new Set(taken.map((d) => d.webhookId))]),
-    ]).catch((error: unknown) => {
-      this.logger.warn({ err: error }, 'Could not read what to deliver; the leases run out and it is sent later');
-      return [new Map(), new Map()] as const;
-    });
-    for (const delivery of taken) {
-      const webhook = webhooks.get(delivery.webhookId);
-      const event = events.get(delivery.eventPosition);
-      if (!webhook || !event) continue; // deleted meanwhile (or the event's retention passed): nothing to send
-      const sending = this.send(delivery, webhook, JSON.stringify(toEventView(event)))
+    for (const delivery of claimed.taken) {
+      const target = claimed.targets.get(delivery.webhookId);
+      const event = claimed.events.get(delivery.eventPosition);
+      if (!target || !event) continue; // deleted meanwhile: nothing to send
+      const sending = this.send(delivery, target, event.json)
         .catch((error: unknown) => this.logger.warn({ err: error }, 'Could not record a webhook delivery'))
         .finally(() => {
           this.inFlight.delete(sending);
@@ -111,33 +112,59 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     }
   }
 
-  /** Takes up to `limit` due deliveries, each the oldest PENDING one of its (webhook, product). */
-  private claim(limit: number): Promise<Taken[]> {
+  /** Takes up to `limit` due deliveries that wait for no older one, with what to send and where. */
+  private claim(limit: number): Promise<Claimed> {
     return this.tx.runInline(
       async (tx) => {
         const now = new Date();
-        const [heads] = await tx.query([this.deliveries.dueHeads(now, limit)]);
-        if (!heads.length) return [];
-        const [taken] = await tx.query([this.deliveries.lockDue(heads, now)]);
-        if (!taken.length) return [];
-        await tx.commitWith([
+        const [due] = await tx.query([this.deliveries.lockDue(now, limit)]);
+        if (!due.length) return { taken: [], events: new Map(), targets: new Map() };
+        // the lease, and what to send where, with COMMIT: one round trip
+        const events = this.events.wireByPositions(due.map((d) => d.eventPosition));
+        const targets = this.deliveries.targets([...new Set(due.map((d) => d.webhookId))]);
+        const [, sent, to] = await tx.commitWith([
           this.deliveries.lease(
-            taken.map((d) => d.id),
+            due.map((d) => d.id),
             new Date(now.getTime() + LEASE_MS),
           ),
+          events,
+          targets,
         ]);
-        return taken.map((d) => ({ ...d, attempts: d.attempts + 1 }));
+        return {
+          taken: due.map((d) => ({ ...d, attempts: d.attempts + 1 })),
+          events: sent as Map<number, WireEvent>,
+          targets: to as Map<number, Target>,
+        };
       },
       { readCommitted: true },
     );
   }
 
+  /**
+   * Records an attempt's outcome — unless the lease ran out and another worker took the delivery since
+   * (`attempts` moved on): then that worker's outcome counts. A delivery done (DELIVERED or FAILED)
+   * releases the next delivery of each of its products. Under a shared lock on the feed's sequence, so
+   * that the sequencer, which counts what new deliveries wait for, never sees a release half-done.
+   */
   private record(delivery: Taken, outcome: DeliveryOutcome): Promise<unknown> {
-    return this.tx.runInline((tx) => tx.commitWith(this.deliveries.record(delivery, outcome)));
+    return this.tx.runInline(async (tx) => {
+      const [, state] = await tx.query([
+        this.sequences.lockShared(EVENT_POSITIONS),
+        this.deliveries.lockState(delivery.id),
+      ]);
+      if (state?.status !== 'PENDING' || state.attempts !== delivery.attempts) return;
+      const update = this.deliveries.recordOutcome(delivery.id, outcome);
+      if (outcome.status === 'PENDING') return tx.commitWith([update]);
+      const [, next] = await tx.query([
+        update,
+        this.deliveries.nextOfEachProduct(delivery.webhookId, delivery.eventPosition),
+      ]);
+      await tx.commitWith(this.deliveries.release(delivery.webhookId, delivery.eventPosition, next));
+    });
   }
 
   /** One attempt: POST, then DELIVERED, or the next retry, or FAILED. */
-  private async send(delivery: Taken, webhook: Webhook, body: string): Promise<void> {
+  private async send(delivery: Taken, webhook: Target, body: string): Promise<void> {
     const eventId = String(delivery.eventPosition);
     let statusCode: number | null = null;
     let error: string | null = null;
@@ -146,7 +173,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
       const headers = {
         'content-type': 'application/json',
         'user-agent': 'inventory-service-webhooks',
-        ...signatureHeaders(this.security.open(webhook), eventId, body, new Date()),
+        ...signatureHeaders(this.security.box.open(webhook.sealedSecret), eventId, body, new Date()),
       };
       const res = await request(url, {
         method: 'POST',

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { TypedConfigService } from '../../../config';
-import { Webhook } from './entities/webhook.entity';
 import { SecretBox } from './secret-box';
 import { UrlGuard } from './url-guard';
 
@@ -14,9 +13,5 @@ export class WebhookSecurity {
     const events = config.getOrThrow('events', { infer: true });
     this.box = new SecretBox(events.secretKey ?? config.getOrThrow('auth', { infer: true }).jwtSecret);
     this.guard = new UrlGuard(config.getOrThrow('app', { infer: true }).production, events.allowedHosts);
-  }
-
-  open(webhook: Webhook): string {
-    return this.box.open(webhook.sealedSecret);
   }
 }

@@ -16,8 +16,10 @@ export interface NewDelivery {
   webhookId: number;
   eventPosition: number;
   eventType: string;
-  /** The products the event is of: its place in each one's order. */
+  /** The products the event is of (at least one: an event of none is of "product 0"). */
   products: number[];
+  /** How many of them have a PENDING delivery of an older event for the webhook. */
+  waits: number;
 }
 
 /** What one attempt at a delivery came to. */
@@ -37,7 +39,8 @@ export interface Candidate {
   attempts: number;
 }
 
-const DELIVERY_COLUMNS = '(webhook_id, event_position, event_type, status, attempts, next_attempt_at, created_at)';
+const DELIVERY_COLUMNS =
+  '(webhook_id, event_position, event_type, status, attempts, waits, next_attempt_at, created_at)';
 
 /** The SQL of `webhooks` and `webhook_deliveries`. */
 @Injectable()
@@ -81,13 +84,19 @@ export class WebhooksRepository {
     return query.getMany();
   }
 
-  async byIds(ids: number[]): Promise<Map<number, Webhook>> {
-    if (!ids.length) return new Map();
-    const rows = await this.dataSource.manager
-      .createQueryBuilder(Webhook, 'w')
-      .where('w.id IN (:...ids)', { ids })
-      .getMany();
-    return new Map(rows.map((w) => [w.id, w]));
+  /** Where and how to send: each webhook's URL and sealed secret, for a transaction's batch. */
+  targets(ids: number[]): Statement<Map<number, { url: string; sealedSecret: string }>> {
+    return {
+      sql: `SELECT id, url, sealed_secret FROM webhooks WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      params: ids,
+      read: (rows) =>
+        new Map(
+          (rows as { id: number; url: string; sealed_secret: string }[]).map((r) => [
+            Number(r.id),
+            { url: r.url, sealedSecret: r.sealed_secret },
+          ]),
+        ),
+    };
   }
 
   /** The enabled webhooks, for the sequencer's transaction. */
@@ -106,27 +115,34 @@ export class WebhooksRepository {
 
   // ------------------------------------------------------------------ deliveries
 
-  /** New PENDING deliveries, due now, with their products (one INSERT each). */
-  insertDeliveries(rows: NewDelivery[], now: Date): Statement[] {
-    const statements: Statement[] = [
-      {
-        sql: `INSERT INTO webhook_deliveries ${DELIVERY_COLUMNS} VALUES ${rows.map(() => "(?, ?, ?, 'PENDING', 0, ?, ?)").join(', ')}`,
-        params: rows.flatMap((r) => [r.webhookId, r.eventPosition, r.eventType, now, now]),
-      },
-    ];
-    // an event of no product is ordered with the others of no product (key 0)
-    const keys = rows.flatMap((r) =>
-      (r.products.length ? r.products : [0]).map((productId) => [r.webhookId, productId, r.eventPosition]),
-    );
-    if (keys.length) statements.push(this.insertKeys(keys));
-    return statements;
+  /**
+   * Of these (webhook, product) pairs, those with a PENDING delivery ("webhookId:productId"): a new
+   * delivery of such a product waits for it. For the sequencer, under its lock (see record).
+   */
+  pendingProducts(webhookIds: number[], productIds: number[]): Statement<Set<string>> {
+    return {
+      sql: `SELECT DISTINCT webhook_id, product_id FROM webhook_delivery_keys
+            WHERE webhook_id IN (${webhookIds.map(() => '?').join(', ')}) AND product_id IN (${productIds.map(() => '?').join(', ')})`,
+      params: [...webhookIds, ...productIds],
+      read: (rows) =>
+        new Set((rows as { webhook_id: number; product_id: number }[]).map((r) => `${r.webhook_id}:${r.product_id}`)),
+    };
   }
 
-  private insertKeys(keys: number[][]): Statement {
-    return {
-      sql: `${this.dialect.insertIgnore} INTO webhook_delivery_keys (webhook_id, product_id, event_position) VALUES ${keys.map(() => '(?, ?, ?)').join(', ')}`,
-      params: keys.flat(),
-    };
+  /** New PENDING deliveries, due now, with their products. */
+  insertDeliveries(rows: NewDelivery[], now: Date): Statement[] {
+    return [
+      {
+        sql: `INSERT INTO webhook_deliveries ${DELIVERY_COLUMNS} VALUES ${rows.map(() => "(?, ?, ?, 'PENDING', 0, ?, ?, ?)").join(', ')}`,
+        params: rows.flatMap((r) => [r.webhookId, r.eventPosition, r.eventType, r.waits, now, now]),
+      },
+      {
+        sql: `INSERT INTO webhook_delivery_keys (webhook_id, product_id, event_position) VALUES ${rows
+          .flatMap((r) => r.products.map(() => '(?, ?, ?)'))
+          .join(', ')}`,
+        params: rows.flatMap((r) => r.products.flatMap((productId) => [r.webhookId, productId, r.eventPosition])),
+      },
+    ];
   }
 
   /** Newest first, keyset on id. */
@@ -151,41 +167,18 @@ export class WebhooksRepository {
   }
 
   /**
-   * Due PENDING deliveries none of whose products has a PENDING delivery of an older event for the same
-   * webhook — only those may go out, so each product's events reach a webhook in order — soonest due
-   * first. The candidates are each product's oldest PENDING delivery (the keys' primary key serves the
-   * MIN per product), so a long backlog of one hot product costs one row, not a scan. A plain read: the
-   * claim locks the rows it takes next (lockDue).
+   * Due PENDING deliveries waiting for no older one, soonest due first, locked for the claiming
+   * transaction; rows another instance is claiming are passed over (run under READ COMMITTED: no gap
+   * locks that would stall the sequencer's inserts).
    */
-  dueHeads(now: Date, limit: number): Statement<number[]> {
-    return {
-      sql: `SELECT d.id FROM webhook_deliveries d
-            JOIN (SELECT webhook_id, product_id, MIN(event_position) AS head FROM webhook_delivery_keys
-                  GROUP BY webhook_id, product_id) h ON h.webhook_id = d.webhook_id AND h.head = d.event_position
-            WHERE d.status = 'PENDING' AND d.next_attempt_at <= ?
-              AND NOT EXISTS (SELECT 1 FROM webhook_delivery_keys k
-                              JOIN webhook_delivery_keys older ON older.webhook_id = k.webhook_id
-                               AND older.product_id = k.product_id AND older.event_position < k.event_position
-                              WHERE k.webhook_id = d.webhook_id AND k.event_position = d.event_position)
-            GROUP BY d.id, d.next_attempt_at
-            ORDER BY d.next_attempt_at, d.id LIMIT ${limit}`,
-      params: [now],
-      read: (rows) => (rows as { id: string | number }[]).map((r) => Number(r.id)),
-    };
-  }
-
-  /**
-   * Of `ids`, those still due, locked for the claiming transaction; rows another instance is claiming are
-   * passed over (run under READ COMMITTED: no gap locks that would stall the sequencer's inserts).
-   */
-  lockDue(ids: number[], now: Date): Statement<Candidate[]> {
+  lockDue(now: Date, limit: number): Statement<Candidate[]> {
     return {
       sql: `SELECT id, webhook_id, event_position, attempts FROM webhook_deliveries
-            WHERE id IN (${ids.map(() => '?').join(', ')}) AND status = 'PENDING' AND next_attempt_at <= ?
-            ORDER BY id${this.dialect.forUpdateSkipLocked}`,
-      params: [...ids, now],
+            WHERE status = 'PENDING' AND waits = 0 AND next_attempt_at <= ?
+            ORDER BY next_attempt_at, id LIMIT ${limit}${this.dialect.forUpdateSkipLocked}`,
+      params: [now],
       read: (rows) =>
-        (rows as Record<string, string | number | null>[]).map((r) => ({
+        (rows as Record<string, string | number>[]).map((r) => ({
           id: Number(r.id),
           webhookId: Number(r.webhook_id),
           eventPosition: Number(r.event_position),
@@ -202,47 +195,80 @@ export class WebhooksRepository {
     };
   }
 
-  /**
-   * Records an attempt's outcome — unless the lease ran out and another worker took the delivery since
-   * (`attempts` moved on): then that worker's outcome counts. A delivery done (DELIVERED or FAILED) no
-   * longer holds its products' next events back.
-   */
-  record(delivery: Candidate, outcome: DeliveryOutcome): Statement[] {
-    return [
-      {
-        sql: `UPDATE webhook_deliveries SET status = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, delivered_at = ?
-              WHERE id = ? AND attempts = ? AND status = 'PENDING'`,
-        params: [
-          outcome.status,
-          outcome.statusCode,
-          outcome.error?.slice(0, 500) ?? null,
-          outcome.nextAttemptAt,
-          outcome.deliveredAt,
-          delivery.id,
-          delivery.attempts,
-        ],
+  /** The delivery's attempts and status, locked: whether an outcome may still be recorded. */
+  lockState(id: number): Statement<{ attempts: number; status: DeliveryStatus } | null> {
+    return {
+      sql: `SELECT attempts, status FROM webhook_deliveries WHERE id = ?${this.dialect.forUpdate}`,
+      params: [id],
+      read: (rows) => {
+        const [row] = rows as { attempts: number; status: DeliveryStatus }[];
+        return row ? { attempts: Number(row.attempts), status: row.status } : null;
       },
-      {
-        sql: `DELETE FROM webhook_delivery_keys WHERE webhook_id = ? AND event_position = ?
-              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = ? AND status = 'PENDING')`,
-        params: [delivery.webhookId, delivery.eventPosition, delivery.id],
-      },
-    ];
+    };
+  }
+
+  /** An attempt's outcome. */
+  recordOutcome(id: number, outcome: DeliveryOutcome): Statement {
+    return {
+      sql: `UPDATE webhook_deliveries SET status = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, delivered_at = ?
+            WHERE id = ?`,
+      params: [
+        outcome.status,
+        outcome.statusCode,
+        outcome.error?.slice(0, 500) ?? null,
+        outcome.nextAttemptAt,
+        outcome.deliveredAt,
+        id,
+      ],
+    };
+  }
+
+  /** For each product of a delivery, the position of its next PENDING delivery for the webhook. */
+  nextOfEachProduct(webhookId: number, eventPosition: number): Statement<number[]> {
+    return {
+      sql: `SELECT MIN(next.event_position) AS position FROM webhook_delivery_keys done
+            JOIN webhook_delivery_keys next ON next.webhook_id = done.webhook_id AND next.product_id = done.product_id
+             AND next.event_position > done.event_position
+            WHERE done.webhook_id = ? AND done.event_position = ?
+            GROUP BY next.product_id`,
+      params: [webhookId, eventPosition],
+      read: (rows) => (rows as { position: string | number }[]).map((r) => Number(r.position)),
+    };
   }
 
   /**
-   * Sent again now: a FAILED or DELIVERED delivery back to PENDING (a FAILED one's next failure is final
-   * again) and back in its products' order; a PENDING one brought forward.
+   * A delivery done: its products' rows go, and each next delivery waits for one product fewer (twice
+   * fewer when it was the next of two of them).
    */
-  retry(delivery: WebhookDelivery, products: number[], now: Date): Statement[] {
-    const keys = (products.length ? products : [0]).map((p) => [delivery.webhookId, p, delivery.eventPosition]);
-    return [
+  release(webhookId: number, eventPosition: number, next: number[]): Statement[] {
+    const statements: Statement[] = [
       {
-        sql: "UPDATE webhook_deliveries SET status = 'PENDING', next_attempt_at = ?, delivered_at = NULL WHERE id = ?",
-        params: [now, delivery.id],
+        sql: 'DELETE FROM webhook_delivery_keys WHERE webhook_id = ? AND event_position = ?',
+        params: [webhookId, eventPosition],
       },
-      this.insertKeys(keys),
     ];
+    const counts = new Map<number, number>();
+    for (const position of next) counts.set(position, (counts.get(position) ?? 0) + 1);
+    for (const [position, count] of counts) {
+      statements.push({
+        sql: 'UPDATE webhook_deliveries SET waits = waits - ? WHERE webhook_id = ? AND event_position = ?',
+        params: [count, webhookId, position],
+      });
+    }
+    return statements;
+  }
+
+  /**
+   * Sent again now. A PENDING delivery is brought forward, its place in its products' order kept; a
+   * FAILED or DELIVERED one goes out again at once, outside that order (a resend of an old event).
+   */
+  retry(delivery: WebhookDelivery, now: Date): Statement {
+    return delivery.status === 'PENDING'
+      ? { sql: 'UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ?', params: [now, delivery.id] }
+      : {
+          sql: "UPDATE webhook_deliveries SET status = 'PENDING', waits = 0, next_attempt_at = ?, delivered_at = NULL WHERE id = ?",
+          params: [now, delivery.id],
+        };
   }
 
   async countPending(): Promise<number> {

@@ -14,7 +14,6 @@ import {
   UpdateWebhookDto,
   WebhookView,
 } from './dto/webhook.dto';
-import { EventsRepository, productsOf } from '../events.repository';
 import { Webhook } from './entities/webhook.entity';
 import { newSecret } from './signing';
 import { WebhookDeliveryWorker } from './webhook-delivery.worker';
@@ -31,7 +30,6 @@ export class WebhooksService {
     private readonly security: WebhookSecurity,
     private readonly worker: WebhookDeliveryWorker,
     private readonly audit: AuditRepository,
-    private readonly events: EventsRepository,
     private readonly tx: TransactionService,
   ) {}
 
@@ -102,14 +100,15 @@ export class WebhooksService {
     return toPage(rows, limit, toDeliveryView);
   }
 
-  /** Sends a delivery again now: a FAILED one gets one more attempt, a DELIVERED one is sent once more, a PENDING one is brought forward. */
+  /**
+   * Sends a delivery again now: a FAILED one gets one more attempt, a DELIVERED one is sent once more
+   * (both outside their products' order: a resend of an old event), a PENDING one is brought forward.
+   */
   async retry(id: number, deliveryId: number): Promise<DeliveryView> {
     await this.found(id);
     const delivery = await this.webhooks.findDelivery(id, deliveryId);
     if (!delivery) throw ApiError.notFound('Delivery', { webhookId: id, deliveryId });
-    const event = (await this.events.byPositions([delivery.eventPosition])).get(delivery.eventPosition);
-    const products = event ? productsOf(event.products) : [];
-    await this.tx.runInline((tx) => tx.commitWith(this.webhooks.retry(delivery, products, new Date())));
+    await this.tx.runInline((tx) => tx.commitWith([this.webhooks.retry(delivery, new Date())]));
     this.worker.kick();
     return toDeliveryView((await this.webhooks.findDelivery(id, deliveryId))!);
   }

@@ -1,11 +1,10 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintToNumber } from '../../../../database/columns';
 
 /**
- * The products of a PENDING delivery, one row each: a delivery may go out only when no PENDING delivery of
- * the same webhook with an older event shares one of its products — so each product's events reach a
- * webhook in order, a reservation's (an event of each of its products) included. Removed once the
- * delivery is DELIVERED or FAILED.
+ * The products of a PENDING delivery in its products' order, one row each — a reservation is an event of
+ * each of its products. When the delivery is done (DELIVERED or FAILED) its rows go, and the next
+ * delivery of each of its products (the next row by position) waits for one product fewer.
  */
 @Entity('webhook_delivery_keys')
 @Index('IDX_webhook_delivery_keys_delivery', ['webhookId', 'eventPosition'])
