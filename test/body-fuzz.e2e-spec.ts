@@ -24,6 +24,8 @@ const STATE_QUERIES = [
   "SELECT COUNT(*) AS n FROM audit_logs WHERE action <> 'auth.login_failed'",
   'SELECT COUNT(*) AS n FROM idempotency_keys',
   'SELECT * FROM reservations ORDER BY id',
+  'SELECT * FROM webhooks ORDER BY id',
+  'SELECT COUNT(*) AS n, MAX(id) AS last FROM events',
 ];
 
 const json = (value: unknown) => JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
@@ -80,7 +82,24 @@ describe('bodies of any shape', () => {
       .set(bearer(t.tokens.operator))
       .send({ lines: [{ sku: 'FUZZ-1', quantity: 1 }] })
       .expect(201);
+    const webhook = await t.http
+      .post('/api/webhooks')
+      .set(bearer(t.tokens.admin))
+      .send({ url: 'http://127.0.0.1:9/fuzz', events: ['stock.low'] })
+      .expect(201);
     routes = [
+      {
+        method: 'post',
+        path: '/api/webhooks',
+        valid: { url: 'http://127.0.0.1:9/fuzz-new', events: ['stock.low', 'stock.restocked'], description: 'd' },
+        token: admin,
+      },
+      {
+        method: 'patch',
+        path: `/api/webhooks/${webhook.body.webhook.id}`,
+        valid: { enabled: false, events: ['*'], description: null },
+        token: admin,
+      },
       {
         method: 'post',
         path: '/api/auth/login',

@@ -32,7 +32,17 @@ describe('Grafana dashboard', () => {
 
   it('has the panels operators need', () => {
     const titles = dashboard.panels.map((p) => p.title.toLowerCase()).join(' | ');
-    for (const topic of ['requests', 'latency', 'movements', 'rejected', 'retries', 'lock', 'pool']) {
+    for (const topic of [
+      'requests',
+      'latency',
+      'movements',
+      'rejected',
+      'retries',
+      'lock',
+      'pool',
+      'outbox',
+      'webhook',
+    ]) {
       expect(titles).toContain(topic);
     }
   });

@@ -163,6 +163,16 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     });
   }
 
+  private secretOf(webhook: Target): string {
+    try {
+      return this.security.box.open(webhook.sealedSecret);
+    } catch {
+      throw new Error(
+        'the signing secret cannot be unsealed: WEBHOOK_SECRET_KEY (or JWT_SECRET) changed since it was made',
+      );
+    }
+  }
+
   /** One attempt: POST, then DELIVERED, or the next retry, or FAILED. */
   private async send(delivery: Taken, webhook: Target, body: string): Promise<void> {
     const eventId = String(delivery.eventPosition);
@@ -173,7 +183,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
       const headers = {
         'content-type': 'application/json',
         'user-agent': 'inventory-service-webhooks',
-        ...signatureHeaders(this.security.box.open(webhook.sealedSecret), eventId, body, new Date()),
+        ...signatureHeaders(this.secretOf(webhook), eventId, body, new Date()),
       };
       const res = await request(url, {
         method: 'POST',
