@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { ChannelModel, ConfirmChannel, connect } from 'amqplib';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { TransactionService } from '../../database/transaction.service';
@@ -101,6 +102,12 @@ export class AmqpPublisher implements OnApplicationBootstrap, OnApplicationShutd
         if (!batch.length) return;
         const channel = await this.connected();
         if (!channel) return;
+        // one socket write for the batch instead of one per message (measured: socket writes were most
+        // of the publisher's CPU); amqplib's channel mux writes on a later tick, before setImmediate
+        const socket = (this.connection as unknown as { connection?: { stream?: Writable } } | null)?.connection
+          ?.stream;
+        socket?.cork();
+        setImmediate(() => socket?.uncork());
         for (const event of batch) {
           channel.publish(EXCHANGE, event.type, Buffer.from(event.json), {
             persistent: true,
