@@ -279,7 +279,7 @@ async function main(): Promise<void> {
       console.log(`  on ÷ off                ${(on.ops / off.ops).toFixed(2)}  (target ≥ 0.95)`);
     }
     if (!only || only === 'events') {
-      const events = await eventsAttached(serviceEnv, accessToken, hot);
+      const events = await eventsAttached(serviceEnv, accessToken, hot, pool);
       console.log(`\nevents attached, hot SKU, 2 × ${EVENTS_DURATION_S} s each, interleaved, one process at a time`);
       console.log(`  without                 ${fmt(events.without)}`);
       console.log(
@@ -300,15 +300,18 @@ async function main(): Promise<void> {
 
 /**
  * Stock-out throughput with events going out — a webhook for every event (a receiver in this process that
- * answers 200 at once) and RabbitMQ publishing (EVENTS_AMQP_URL) — beside the same without them.
- * Every instance delivers and publishes, so the two sides run as separate processes, one at a time,
- * interleaved (without, with, without, with), each after a short warm-up; the webhook is enabled only
- * while the side with events runs.
+ * answers at once) and RabbitMQ publishing (EVENTS_AMQP_URL) — beside the same without them. Every
+ * instance delivers and publishes, so the two sides run as separate processes, one at a time,
+ * interleaved (without, with, without, with), each after a short warm-up. Each side with events starts
+ * from a clean slate — a new webhook (deleted, with its deliveries, afterwards) and the broker cursor at
+ * the newest event — so it pays for the events of its own writes, not for a backlog the other side left.
+ * BENCH_EVENTS=webhook or amqp attaches one destination only.
  */
 async function eventsAttached(
   env: Record<string, string>,
   token: string,
   pick: () => number,
+  pool: Pool,
 ): Promise<{ with: Figures; without: Figures; delivered: number; published: number }> {
   let delivered = 0;
   const receiver = createServer((req, res) => {
@@ -326,41 +329,45 @@ async function eventsAttached(
     ...(mode !== 'webhook' ? { EVENTS_AMQP_URL: AMQP_URL } : {}),
     WEBHOOK_ALLOWED_HOSTS: receiverHost,
   };
-  const call = async (url: string, method: string, path: string, body: object) => {
+  const call = async (url: string, method: string, path: string, body?: object) => {
     const res = await fetch(`${url}${path}`, {
       method,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify(body),
+      body: body && JSON.stringify(body),
     });
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as Record<string, unknown>;
+    return res.status === 204 ? {} : ((await res.json()) as Record<string, unknown>);
   };
   const runs: Record<'with' | 'without', Figures[]> = { with: [], without: [] };
-  let webhookId: number | undefined;
   let published = 0;
   try {
     for (let round = 0; round < 2; round++) {
       for (const side of ['without', 'with'] as const) {
+        if (side === 'with') {
+          // the broker side starts at the newest event (nobody publishes while the other side runs)
+          await pool.query(
+            "UPDATE outbox_cursors SET position = (SELECT COALESCE(MAX(position), 0) FROM events), lease_owner = NULL WHERE name = 'amqp'",
+          );
+        }
         const svc = await startServiceProcess(side === 'with' ? withEvents : env);
+        let webhookId: number | undefined;
         try {
           if (side === 'with' && mode !== 'amqp') {
-            if (webhookId === undefined) {
-              const created = await call(svc.url, 'POST', '/api/webhooks', {
-                url: `http://${receiverHost}/hook`,
-                events: ['*'],
-              });
-              webhookId = (created.webhook as { id: number }).id;
-            } else await call(svc.url, 'PATCH', `/api/webhooks/${webhookId}`, { enabled: true });
+            const created = await call(svc.url, 'POST', '/api/webhooks', {
+              url: `http://${receiverHost}/hook`,
+              events: ['*'],
+            });
+            webhookId = (created.webhook as { id: number }).id;
           }
           await service(svc.url, token, pick, 2); // warm-up
           runs[side].push(await service(svc.url, token, pick, EVENTS_DURATION_S));
-          if (side === 'with' && webhookId !== undefined) {
-            await call(svc.url, 'PATCH', `/api/webhooks/${webhookId}`, { enabled: false });
+          if (side === 'with') {
             const metrics = await (
               await fetch(`${svc.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
             ).text();
             published += Number(/^inventory_events_published_total (\S+)$/m.exec(metrics)?.[1] ?? 0);
           }
+          if (webhookId !== undefined) await call(svc.url, 'DELETE', `/api/webhooks/${webhookId}`);
         } finally {
           await svc.stop();
         }
