@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { request } from 'undici';
 import { MetricsService } from '../../../common/metrics/metrics.service';
+import { Transaction } from '../../../database/transaction';
 import { TransactionService } from '../../../database/transaction.service';
 import { TypedConfigService } from '../../../config';
 import { SequencesRepository } from '../../../database/sequences.repository';
@@ -27,6 +28,8 @@ interface Claimed {
   events: Map<number, WireEvent>;
   targets: Map<number, Target>;
 }
+
+const NOTHING: Claimed = { taken: [], events: new Map(), targets: new Map() };
 
 /**
  * Sends PENDING webhook deliveries, on every instance. A delivery is taken in a short transaction
@@ -68,7 +71,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
   }
 
   /** Takes and sends what is due, as far as free slots allow. */
@@ -91,23 +94,30 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   private async claimAndSend(): Promise<void> {
     const free = MOST_IN_FLIGHT - this.inFlight.size;
     if (free <= 0) return;
-    let claimed: Claimed;
     try {
-      claimed = await this.claim(free);
+      this.launch(await this.claim(free));
     } catch (error) {
       this.logger.warn({ err: error }, 'Could not take webhook deliveries; the next poll retries');
-      return;
     }
+  }
+
+  /**
+   * Sends what was taken. Each send records its outcome and may come back with the deliveries it freed
+   * (its products' next events), already taken: those go out at once, without a claim of their own — a
+   * hot product's events flow one after another at three round trips each.
+   */
+  private launch(claimed: Claimed): void {
     for (const delivery of claimed.taken) {
       const target = claimed.targets.get(delivery.webhookId);
       const event = claimed.events.get(delivery.eventPosition);
-      if (!target || !event) continue; // deleted meanwhile: nothing to send
-      const sending = this.send(delivery, target, event.json)
+      if (!target || !event || this.stopped) continue; // deleted meanwhile, or shutting down: the lease runs out
+      const sending: Promise<void> = this.send(delivery, target, event.json)
+        .then((next) => {
+          if (next.taken.length) this.launch(next);
+          else this.kick(); // a slot is free: other products' deliveries may be due
+        })
         .catch((error: unknown) => this.logger.warn({ err: error }, 'Could not record a webhook delivery'))
-        .finally(() => {
-          this.inFlight.delete(sending);
-          this.kick(); // a slot is free, and the product's next event may be due now
-        });
+        .finally(() => this.inFlight.delete(sending));
       this.inFlight.add(sending);
     }
   }
@@ -118,48 +128,62 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
       async (tx) => {
         const now = new Date();
         const [due] = await tx.query([this.deliveries.lockDue(now, limit)]);
-        if (!due.length) return { taken: [], events: new Map(), targets: new Map() };
-        // the lease, and what to send where, with COMMIT: one round trip
-        const events = this.events.wireByPositions(due.map((d) => d.eventPosition));
-        const targets = this.deliveries.targets([...new Set(due.map((d) => d.webhookId))]);
-        const [, sent, to] = await tx.commitWith([
-          this.deliveries.lease(
-            due.map((d) => d.id),
-            new Date(now.getTime() + LEASE_MS),
-          ),
-          events,
-          targets,
-        ]);
-        return {
-          taken: due.map((d) => ({ ...d, attempts: d.attempts + 1 })),
-          events: sent as Map<number, WireEvent>,
-          targets: to as Map<number, Target>,
-        };
+        return this.take(tx, due, now);
       },
       { readCommitted: true },
     );
   }
 
+  /** Leases locked deliveries and reads what to send where, with COMMIT: one round trip. */
+  private async take(tx: Transaction, due: Candidate[], now: Date): Promise<Claimed> {
+    if (!due.length) {
+      await tx.commit();
+      return NOTHING;
+    }
+    const [, events, targets] = await tx.commitWith([
+      this.deliveries.lease(
+        due.map((d) => d.id),
+        new Date(now.getTime() + LEASE_MS),
+      ),
+      this.events.wireByPositions(due.map((d) => d.eventPosition)),
+      this.deliveries.targets([...new Set(due.map((d) => d.webhookId))]),
+    ]);
+    return {
+      taken: due.map((d) => ({ ...d, attempts: d.attempts + 1 })),
+      events: events as Map<number, WireEvent>,
+      targets: targets as Map<number, Target>,
+    };
+  }
+
   /**
-   * Records an attempt's outcome — unless the lease ran out and another worker took the delivery since
-   * (`attempts` moved on): then that worker's outcome counts. A delivery done (DELIVERED or FAILED)
-   * releases the next delivery of each of its products. Under a shared lock on the feed's sequence, so
-   * that the sequencer, which counts what new deliveries wait for, never sees a release half-done.
+   * Records an attempt's outcome — unless the lease ran out and another worker took the delivery since:
+   * then that worker's outcome counts. A delivery done (DELIVERED or FAILED) releases the next delivery of
+   * each of its products, and takes those now free to go (returned, to send at once). Under a shared lock
+   * on the feed's sequence, so that the sequencer, which counts what new deliveries wait for, never sees
+   * a release half-done.
    */
-  private record(delivery: Taken, outcome: DeliveryOutcome): Promise<unknown> {
+  private record(delivery: Taken, outcome: DeliveryOutcome): Promise<Claimed> {
     return this.tx.runInline(async (tx) => {
-      const [, state] = await tx.query([
+      const update = this.deliveries.recordOutcome(delivery, outcome);
+      if (outcome.status === 'PENDING') {
+        await tx.commitWith([update]);
+        return NOTHING;
+      }
+      const [, , state, next] = await tx.query([
         this.sequences.lockShared(EVENT_POSITIONS),
-        this.deliveries.lockState(delivery.id),
-      ]);
-      if (state?.status !== 'PENDING' || state.attempts !== delivery.attempts) return;
-      const update = this.deliveries.recordOutcome(delivery.id, outcome);
-      if (outcome.status === 'PENDING') return tx.commitWith([update]);
-      const [, next] = await tx.query([
         update,
+        this.deliveries.stateOf(delivery.id),
         this.deliveries.nextOfEachProduct(delivery.webhookId, delivery.eventPosition),
       ]);
-      await tx.commitWith(this.deliveries.release(delivery.webhookId, delivery.eventPosition, next));
+      if (state?.attempts !== delivery.attempts || state.status === 'PENDING') return NOTHING; // not ours to record
+      const release = this.deliveries.release(delivery.webhookId, delivery.eventPosition, next);
+      if (!next.length) {
+        await tx.commitWith(release);
+        return NOTHING;
+      }
+      const now = new Date();
+      const results = await tx.query([...release, this.deliveries.lockReleased(delivery.webhookId, next, now)]);
+      return this.take(tx, results[release.length] as Candidate[], now);
     });
   }
 
@@ -173,8 +197,8 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     }
   }
 
-  /** One attempt: POST, then DELIVERED, or the next retry, or FAILED. */
-  private async send(delivery: Taken, webhook: Target, body: string): Promise<void> {
+  /** One attempt: POST, then DELIVERED, or the next retry, or FAILED; what it freed to send next. */
+  private async send(delivery: Taken, webhook: Target, body: string): Promise<Claimed> {
     const eventId = String(delivery.eventPosition);
     let statusCode: number | null = null;
     let error: string | null = null;
@@ -203,18 +227,17 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     const now = new Date();
     if (error === null) {
       this.metrics.webhookDeliveries.inc({ outcome: 'delivered' });
-      await this.record(delivery, {
+      return this.record(delivery, {
         status: 'DELIVERED',
         statusCode,
         error: null,
         nextAttemptAt: null,
         deliveredAt: now,
       });
-      return;
     }
     const delay = this.schedule[delivery.attempts - 1];
     this.metrics.webhookDeliveries.inc({ outcome: delay === undefined ? 'failed' : 'retry' });
-    await this.record(delivery, {
+    return this.record(delivery, {
       status: delay === undefined ? 'FAILED' : 'PENDING',
       statusCode,
       error,

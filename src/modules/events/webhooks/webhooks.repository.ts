@@ -39,6 +39,14 @@ export interface Candidate {
   attempts: number;
 }
 
+const readCandidates = (rows: unknown): Candidate[] =>
+  (rows as Record<string, string | number>[]).map((r) => ({
+    id: Number(r.id),
+    webhookId: Number(r.webhook_id),
+    eventPosition: Number(r.event_position),
+    attempts: Number(r.attempts),
+  }));
+
 const DELIVERY_COLUMNS =
   '(webhook_id, event_position, event_type, status, attempts, waits, next_attempt_at, created_at)';
 
@@ -177,13 +185,7 @@ export class WebhooksRepository {
             WHERE status = 'PENDING' AND waits = 0 AND next_attempt_at <= ?
             ORDER BY next_attempt_at, id LIMIT ${limit}${this.dialect.forUpdateSkipLocked}`,
       params: [now],
-      read: (rows) =>
-        (rows as Record<string, string | number>[]).map((r) => ({
-          id: Number(r.id),
-          webhookId: Number(r.webhook_id),
-          eventPosition: Number(r.event_position),
-          attempts: Number(r.attempts),
-        })),
+      read: readCandidates,
     };
   }
 
@@ -195,10 +197,30 @@ export class WebhooksRepository {
     };
   }
 
-  /** The delivery's attempts and status, locked: whether an outcome may still be recorded. */
-  lockState(id: number): Statement<{ attempts: number; status: DeliveryStatus } | null> {
+  /**
+   * An attempt's outcome — unless the lease ran out and another worker took the delivery since
+   * (`attempts` moved on, or it is no longer PENDING): then that worker's outcome counts (stateOf tells).
+   */
+  recordOutcome(delivery: Candidate, outcome: DeliveryOutcome): Statement {
     return {
-      sql: `SELECT attempts, status FROM webhook_deliveries WHERE id = ?${this.dialect.forUpdate}`,
+      sql: `UPDATE webhook_deliveries SET status = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, delivered_at = ?
+            WHERE id = ? AND attempts = ? AND status = 'PENDING'`,
+      params: [
+        outcome.status,
+        outcome.statusCode,
+        outcome.error?.slice(0, 500) ?? null,
+        outcome.nextAttemptAt,
+        outcome.deliveredAt,
+        delivery.id,
+        delivery.attempts,
+      ],
+    };
+  }
+
+  /** A delivery's status and attempts, as this transaction sees them. */
+  stateOf(id: number): Statement<{ attempts: number; status: DeliveryStatus } | null> {
+    return {
+      sql: 'SELECT attempts, status FROM webhook_deliveries WHERE id = ?',
       params: [id],
       read: (rows) => {
         const [row] = rows as { attempts: number; status: DeliveryStatus }[];
@@ -207,19 +229,14 @@ export class WebhooksRepository {
     };
   }
 
-  /** An attempt's outcome. */
-  recordOutcome(id: number, outcome: DeliveryOutcome): Statement {
+  /** Of a webhook's deliveries at these positions, those now free to go (due, waiting for none), locked. */
+  lockReleased(webhookId: number, positions: number[], now: Date): Statement<Candidate[]> {
     return {
-      sql: `UPDATE webhook_deliveries SET status = ?, last_status_code = ?, last_error = ?, next_attempt_at = ?, delivered_at = ?
-            WHERE id = ?`,
-      params: [
-        outcome.status,
-        outcome.statusCode,
-        outcome.error?.slice(0, 500) ?? null,
-        outcome.nextAttemptAt,
-        outcome.deliveredAt,
-        id,
-      ],
+      sql: `SELECT id, webhook_id, event_position, attempts FROM webhook_deliveries
+            WHERE webhook_id = ? AND event_position IN (${positions.map(() => '?').join(', ')})
+              AND status = 'PENDING' AND waits = 0 AND next_attempt_at <= ?${this.dialect.forUpdateSkipLocked}`,
+      params: [webhookId, ...positions, now],
+      read: readCandidates,
     };
   }
 
