@@ -24,7 +24,7 @@ const STATE_QUERIES = [
   "SELECT COUNT(*) AS n FROM audit_logs WHERE action <> 'auth.login_failed'",
   'SELECT COUNT(*) AS n FROM idempotency_keys',
   'SELECT * FROM reservations ORDER BY id',
-  'SELECT * FROM webhooks ORDER BY id',
+  'SELECT id, url, events, description, enabled, sealed_secret, created_at, updated_at FROM webhooks ORDER BY id', // not its event cursor, which fan-out moves
   'SELECT COUNT(*) AS n, MAX(id) AS last FROM events',
 ];
 

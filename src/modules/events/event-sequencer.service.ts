@@ -1,8 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { SequencesRepository } from '../../database/sequences.repository';
 import { TransactionService } from '../../database/transaction.service';
-import { EventsRepository, UnplacedEvent } from './events.repository';
-import { NewDelivery, Subscription, WebhooksRepository } from './webhooks/webhooks.repository';
+import { EventsRepository } from './events.repository';
 
 /** The sequence feed positions come from (database/sequences.repository.ts). */
 export const EVENT_POSITIONS = 'events';
@@ -22,9 +21,6 @@ const GATHER_MS = 50;
  * instance), the events that have committed and have no position get the next positions, in id order.
  * A position therefore exists only for a committed event, and positions become visible in order: a
  * reader polling `after=<last position>` sees every event exactly once.
- *
- * In the same transaction each placed event gets a PENDING delivery for every enabled webhook that
- * takes its type and existed when it occurred, so a webhook's deliveries are exactly its events.
  */
 @Injectable()
 export class EventSequencer implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -38,7 +34,6 @@ export class EventSequencer implements OnApplicationBootstrap, OnApplicationShut
 
   constructor(
     private readonly events: EventsRepository,
-    private readonly webhooks: WebhooksRepository,
     private readonly sequences: SequencesRepository,
     private readonly tx: TransactionService,
   ) {}
@@ -98,64 +93,10 @@ export class EventSequencer implements OnApplicationBootstrap, OnApplicationShut
 
   private placeBatch(): Promise<number> {
     return this.tx.runInline(async (tx) => {
-      const [next, events, subscriptions] = await tx.query([
-        this.sequences.lockNext(EVENT_POSITIONS),
-        this.events.unplaced(BATCH),
-        this.webhooks.subscriptions(),
-      ]);
-      if (!events.length) return 0;
-      const deliveries = fanOut(events, next, subscriptions);
-      let ordered: NewDelivery[] = [];
-      if (deliveries.length) {
-        // under the lock every finished delivery has released its products (see WebhookDeliveryWorker.record)
-        const [pending] = await tx.query([
-          this.webhooks.pendingProducts(
-            [...new Set(deliveries.map((d) => d.webhookId))],
-            [...new Set(deliveries.flatMap((d) => d.products))],
-          ),
-        ]);
-        ordered = inProductOrder(deliveries, pending);
-      }
-      await tx.commitWith([
-        this.events.place(
-          events.map((e) => e.id),
-          next,
-        ),
-        this.sequences.advance(EVENT_POSITIONS, next + events.length),
-        ...(ordered.length ? this.webhooks.insertDeliveries(ordered, new Date()) : []),
-      ]);
-      return events.length;
+      const [next, ids] = await tx.query([this.sequences.lockNext(EVENT_POSITIONS), this.events.unplaced(BATCH)]);
+      if (!ids.length) return 0;
+      await tx.commitWith([this.events.place(ids, next), this.sequences.advance(EVENT_POSITIONS, next + ids.length)]);
+      return ids.length;
     });
   }
-}
-
-/**
- * One delivery per (event, webhook that takes its type and existed when it occurred), in position order,
- * each of at least one product (an event of none counts as of "product 0").
- */
-function fanOut(
-  events: UnplacedEvent[],
-  firstPosition: number,
-  subscriptions: Subscription[],
-): Omit<NewDelivery, 'waits'>[] {
-  return events.flatMap((event, i) =>
-    subscriptions
-      .filter((s) => s.createdAt <= event.occurredAt && (s.events.includes('*') || s.events.includes(event.type)))
-      .map((s) => ({
-        webhookId: s.id,
-        eventPosition: firstPosition + i,
-        eventType: event.type,
-        products: event.products.length ? event.products : [0],
-      })),
-  );
-}
-
-/** Each delivery waits for its products that have an older PENDING delivery: `pending`, or an earlier one here. */
-function inProductOrder(deliveries: Omit<NewDelivery, 'waits'>[], pending: Set<string>): NewDelivery[] {
-  return deliveries.map((d) => {
-    const keys = d.products.map((p) => `${d.webhookId}:${p}`);
-    const waits = keys.filter((k) => pending.has(k)).length;
-    for (const k of keys) pending.add(k);
-    return { ...d, waits };
-  });
 }

@@ -20,14 +20,6 @@ export interface WireEvent {
   json: string;
 }
 
-/** A committed event the sequencer has not placed yet. */
-export interface UnplacedEvent {
-  id: number;
-  type: EventType;
-  products: number[];
-  occurredAt: Date;
-}
-
 export const toEventView = (event: OutboxEvent): EventView => ({
   id: String(event.position),
   type: event.type,
@@ -95,6 +87,20 @@ export class EventsRepository {
     return query.getMany();
   }
 
+  /** Placed events after `position`, oldest first, with the products each is of (what a webhook's fan-out needs). */
+  placedAfter(after: number, take: number): Statement<{ position: number; type: EventType; products: number[] }[]> {
+    return {
+      sql: `SELECT position, type, products FROM events WHERE position > ? ORDER BY position LIMIT ${take}`,
+      params: [after],
+      read: (rows) =>
+        (rows as { position: string | number; type: EventType; products: string }[]).map((r) => ({
+          position: Number(r.position),
+          type: r.type,
+          products: productsOf(r.products),
+        })),
+    };
+  }
+
   /** Placed events after `position`, oldest first, as they go out (the broker's feed). */
   async wireFeed(after: number, take: number): Promise<WireEvent[]> {
     return this.wire(`position > ? ORDER BY position LIMIT ${take}`, [after]);
@@ -119,20 +125,14 @@ export class EventsRepository {
   }
 
   /**
-   * Committed events without a position, oldest id first. A plain read: rows of transactions still in
+   * The ids of committed events without a position, oldest first. A plain read: rows of transactions still in
    * flight are not visible to it, so it never waits for them and never places them early.
    */
-  unplaced(limit: number): Statement<UnplacedEvent[]> {
+  unplaced(limit: number): Statement<number[]> {
     return {
-      sql: `SELECT id, type, products, occurred_at FROM events WHERE position IS NULL ORDER BY id LIMIT ${limit}`,
+      sql: `SELECT id FROM events WHERE position IS NULL ORDER BY id LIMIT ${limit}`,
       params: [],
-      read: (rows) =>
-        (rows as { id: string | number; type: EventType; products: string; occurred_at: Date | string }[]).map((r) => ({
-          id: Number(r.id),
-          type: r.type,
-          products: productsOf(r.products),
-          occurredAt: rawDate(r.occurred_at),
-        })),
+      read: (rows) => (rows as { id: string | number }[]).map((r) => Number(r.id)),
     };
   }
 
@@ -154,8 +154,8 @@ export class EventsRepository {
   }
 
   /** The newest position handed out, 0 before the first. */
-  async lastPosition(): Promise<number> {
-    const [row] = (await this.dataSource.query('SELECT MAX(position) AS p FROM events')) as { p: unknown }[];
+  async lastPosition(manager: EntityManager = this.dataSource.manager): Promise<number> {
+    const [row] = (await manager.query('SELECT MAX(position) AS p FROM events')) as { p: unknown }[];
     return row.p === null ? 0 : Number(row.p);
   }
 }

@@ -21,7 +21,7 @@ export class Events1796192131167 implements MigrationInterface {
       'CREATE TABLE `webhook_delivery_keys` (`webhook_id` int NOT NULL, `product_id` int NOT NULL, `event_position` bigint NOT NULL, INDEX `IDX_webhook_delivery_keys_delivery` (`webhook_id`, `event_position`), PRIMARY KEY (`webhook_id`, `product_id`, `event_position`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
     );
     await queryRunner.query(
-      'CREATE TABLE `webhooks` (`id` int NOT NULL AUTO_INCREMENT, `url` varchar(2048) NOT NULL, `events` text NOT NULL, `description` varchar(2000) NULL DEFAULT NULL, `enabled` tinyint NOT NULL, `sealed_secret` varchar(255) NOT NULL, `created_at` datetime(3) NOT NULL, `updated_at` datetime(3) NOT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
+      'CREATE TABLE `webhooks` (`id` int NOT NULL AUTO_INCREMENT, `url` varchar(2048) NOT NULL, `events` text NOT NULL, `description` varchar(2000) NULL DEFAULT NULL, `enabled` tinyint NOT NULL, `sealed_secret` varchar(255) NOT NULL, `event_cursor` bigint NOT NULL, `created_at` datetime(3) NOT NULL, `updated_at` datetime(3) NOT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
     );
     await queryRunner.query("INSERT INTO `sequences` (`name`, `next_value`) VALUES ('events', 1)");
   }

@@ -36,7 +36,7 @@ export class Events1796192131167 implements MigrationInterface {
     );
     await queryRunner.query(`INSERT INTO "sequences" ("name", "next_value") VALUES ('events', 1)`);
     await queryRunner.query(
-      `CREATE TABLE "webhooks" ("id" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "url" varchar(2048) NOT NULL, "events" text NOT NULL, "description" varchar(2000), "enabled" boolean NOT NULL, "sealed_secret" varchar(255) NOT NULL, "created_at" datetime(3) NOT NULL, "updated_at" datetime(3) NOT NULL)`,
+      `CREATE TABLE "webhooks" ("id" integer PRIMARY KEY AUTOINCREMENT NOT NULL, "url" varchar(2048) NOT NULL, "events" text NOT NULL, "description" varchar(2000), "enabled" boolean NOT NULL, "sealed_secret" varchar(255) NOT NULL, "event_cursor" bigint NOT NULL, "created_at" datetime(3) NOT NULL, "updated_at" datetime(3) NOT NULL)`,
     );
   }
 

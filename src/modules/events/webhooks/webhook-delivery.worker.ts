@@ -4,11 +4,10 @@ import { MetricsService } from '../../../common/metrics/metrics.service';
 import { Transaction } from '../../../database/transaction';
 import { TransactionService } from '../../../database/transaction.service';
 import { TypedConfigService } from '../../../config';
-import { SequencesRepository } from '../../../database/sequences.repository';
-import { EVENT_POSITIONS, EventSequencer } from '../event-sequencer.service';
+import { EventSequencer } from '../event-sequencer.service';
 import { EventsRepository, WireEvent } from '../events.repository';
 import { signatureHeaders } from './signing';
-import { Candidate, DeliveryOutcome, WebhooksRepository } from './webhooks.repository';
+import { Candidate, DeliveryOutcome, NewDelivery, WebhooksRepository } from './webhooks.repository';
 import { WebhookSecurity } from './webhook-security';
 
 /** A receiver has this long to answer 2xx (the contract's 10 s). */
@@ -31,6 +30,20 @@ interface Claimed {
 
 const NOTHING: Claimed = { taken: [], events: new Map(), targets: new Map() };
 
+/** Events read per fan-out transaction, and the PENDING deliveries a webhook may have before fan-out waits. */
+const FAN_OUT_BATCH = 500;
+const FAN_OUT_WINDOW = 1000;
+
+/** Each delivery waits for its products that have an older PENDING delivery: `pending`, or an earlier one here. */
+function inProductOrder(deliveries: Omit<NewDelivery, 'waits'>[], pending: Set<string>): NewDelivery[] {
+  return deliveries.map((d) => {
+    const keys = d.products.map((p) => `${d.webhookId}:${p}`);
+    const waits = keys.filter((k) => pending.has(k)).length;
+    for (const k of keys) pending.add(k);
+    return { ...d, waits };
+  });
+}
+
 /**
  * Sends PENDING webhook deliveries, on every instance. A delivery is taken in a short transaction
  * (`FOR UPDATE SKIP LOCKED`: two instances never take the same one) that counts the attempt and leases
@@ -45,6 +58,8 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   private readonly schedule: number[];
   private timer?: NodeJS.Timeout;
   private claiming = false;
+  /** New events were placed (or the poll came round): fan them out before the next claim. */
+  private fanOutDue = true;
   private again = false;
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
@@ -54,17 +69,22 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     private readonly events: EventsRepository,
     private readonly security: WebhookSecurity,
     private readonly tx: TransactionService,
-    private readonly sequences: SequencesRepository,
     private readonly metrics: MetricsService,
     sequencer: EventSequencer,
     config: TypedConfigService,
   ) {
     this.schedule = config.getOrThrow('events', { infer: true }).retryScheduleSeconds;
-    sequencer.onPlaced(() => this.kick());
+    sequencer.onPlaced(() => {
+      this.fanOutDue = true;
+      this.kick();
+    });
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => this.kick(), POLL_MS);
+    this.timer = setInterval(() => {
+      this.fanOutDue = true;
+      this.kick();
+    }, POLL_MS);
     this.timer.unref();
   }
 
@@ -92,6 +112,12 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   }
 
   private async claimAndSend(): Promise<void> {
+    if (this.fanOutDue) {
+      this.fanOutDue = false;
+      await this.fanOutAll().catch((error: unknown) =>
+        this.logger.warn({ err: error }, 'Could not fan events out to webhooks; the next poll retries'),
+      );
+    }
     const free = MOST_IN_FLIGHT - this.inFlight.size;
     if (free <= 0) return;
     try {
@@ -120,6 +146,51 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
         .finally(() => this.inFlight.delete(sending));
       this.inFlight.add(sending);
     }
+  }
+
+  /**
+   * Gives each enabled webhook deliveries for its next events, as far as its window allows. Deliveries are
+   * made as they drain, not when events commit: a webhook far behind (a hot product goes out one event
+   * at a time) holds a window of rows, not its whole backlog, and the commit path pays nothing for it.
+   */
+  private async fanOutAll(): Promise<void> {
+    for (const id of await this.deliveries.enabledIds()) {
+      while ((await this.fanOut(id)) === FAN_OUT_BATCH) {
+        // a full batch: there may be more
+      }
+    }
+  }
+
+  /** One batch of a webhook's next events made deliveries, in position order; how many events it read. */
+  private fanOut(id: number): Promise<number> {
+    return this.tx.runInline(async (tx) => {
+      const [webhook, full] = await tx.query([
+        this.deliveries.lockForFanOut(id),
+        this.deliveries.windowFull(id, FAN_OUT_WINDOW),
+      ]);
+      if (!webhook?.enabled || full) return 0; // another instance is at it, or gone, disabled, or far enough ahead
+      const [events] = await tx.query([this.events.placedAfter(webhook.eventCursor, FAN_OUT_BATCH)]);
+      if (!events.length) return 0;
+      const wanted = events.filter((e) => webhook.events.includes('*') || webhook.events.includes(e.type));
+      const deliveries = wanted.map((e) => ({
+        webhookId: id,
+        eventPosition: e.position,
+        eventType: e.type,
+        products: e.products.length ? e.products : [0], // an event of no product is of "product 0"
+      }));
+      let ordered: NewDelivery[] = [];
+      if (deliveries.length) {
+        const [pending] = await tx.query([
+          this.deliveries.pendingProducts([id], [...new Set(deliveries.flatMap((d) => d.products))]),
+        ]);
+        ordered = inProductOrder(deliveries, pending);
+      }
+      await tx.commitWith([
+        ...(ordered.length ? this.deliveries.insertDeliveries(ordered, new Date()) : []),
+        this.deliveries.advanceCursor(id, events[events.length - 1].position),
+      ]);
+      return events.length;
+    });
   }
 
   /** Takes up to `limit` due deliveries that wait for no older one, with what to send and where. */
@@ -159,8 +230,8 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
    * Records an attempt's outcome — unless the lease ran out and another worker took the delivery since:
    * then that worker's outcome counts. A delivery done (DELIVERED or FAILED) releases the next delivery of
    * each of its products, and takes those now free to go (returned, to send at once). Under a shared lock
-   * on the feed's sequence, so that the sequencer, which counts what new deliveries wait for, never sees
-   * a release half-done.
+   * on the webhook, so that its fan-out, which counts what new deliveries wait for, never sees a release
+   * half-done.
    */
   private record(delivery: Taken, outcome: DeliveryOutcome): Promise<Claimed> {
     return this.tx.runInline(async (tx) => {
@@ -170,7 +241,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
         return NOTHING;
       }
       const [, , state, next] = await tx.query([
-        this.sequences.lockShared(EVENT_POSITIONS),
+        this.deliveries.shareLock(delivery.webhookId),
         update,
         this.deliveries.stateOf(delivery.id),
         this.deliveries.nextOfEachProduct(delivery.webhookId, delivery.eventPosition),

@@ -1,15 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { Dialect, dialectOf, forUpdate, rawDate, Statement } from '../../../database/dialect';
+import { Dialect, dialectOf, forUpdate, Statement } from '../../../database/dialect';
 import { WebhookDeliveryKey } from './entities/webhook-delivery-key.entity';
 import { DeliveryStatus, WebhookDelivery } from './entities/webhook-delivery.entity';
 import { Webhook } from './entities/webhook.entity';
 
-/** An enabled webhook as the sequencer fans events out to it. */
+/** A webhook as the worker fans its events out. */
 export interface Subscription {
   id: number;
   events: string[];
-  createdAt: Date;
+  enabled: boolean;
+  eventCursor: number;
 }
 
 export interface NewDelivery {
@@ -107,25 +108,68 @@ export class WebhooksRepository {
     };
   }
 
-  /** The enabled webhooks, for the sequencer's transaction. */
-  subscriptions(): Statement<Subscription[]> {
+  /** The enabled webhooks' ids. */
+  async enabledIds(): Promise<number[]> {
+    const rows = (await this.dataSource.query('SELECT id FROM webhooks WHERE enabled = ? ORDER BY id', [true])) as {
+      id: number;
+    }[];
+    return rows.map((r) => Number(r.id));
+  }
+
+  /**
+   * The webhook, locked for fanning its next events out; null when another instance is doing that now
+   * (passed over) or it is gone.
+   */
+  lockForFanOut(id: number): Statement<Subscription | null> {
     return {
-      sql: 'SELECT id, events, created_at FROM webhooks WHERE enabled = ?',
-      params: [true],
-      read: (rows) =>
-        (rows as { id: number; events: string; created_at: Date | string }[]).map((r) => ({
-          id: Number(r.id),
-          events: JSON.parse(r.events) as string[],
-          createdAt: rawDate(r.created_at),
-        })),
+      sql: `SELECT id, events, enabled, event_cursor FROM webhooks WHERE id = ?${this.dialect.forUpdateSkipLocked}`,
+      params: [id],
+      read: (rows) => {
+        const [row] = rows as {
+          id: number;
+          events: string;
+          enabled: number | boolean;
+          event_cursor: string | number;
+        }[];
+        if (!row) return null;
+        return {
+          id: Number(row.id),
+          events: JSON.parse(row.events) as string[],
+          enabled: Boolean(row.enabled),
+          eventCursor: Number(row.event_cursor),
+        };
+      },
     };
+  }
+
+  /** Whether the webhook already has `window` deliveries PENDING (an index range of at most that many entries). */
+  windowFull(id: number, window: number): Statement<boolean> {
+    return {
+      sql: `SELECT id FROM webhook_deliveries WHERE webhook_id = ? AND status = 'PENDING' ORDER BY id LIMIT 1 OFFSET ${window - 1}`,
+      params: [id],
+      read: (rows) => (rows as unknown[]).length > 0,
+    };
+  }
+
+  /** Moves a webhook's event cursor: its events up to `position` have their deliveries. */
+  advanceCursor(id: number, position: number): Statement {
+    return { sql: 'UPDATE webhooks SET event_cursor = ? WHERE id = ?', params: [position, id] };
+  }
+
+  /**
+   * A shared lock on the webhook for the rest of the transaction: a delivery's release waits while the
+   * webhook's events are being fanned out (which counts what each new delivery waits for), and the other
+   * way round.
+   */
+  shareLock(id: number): Statement {
+    return { sql: `SELECT id FROM webhooks WHERE id = ?${this.dialect.shareLock}`, params: [id] };
   }
 
   // ------------------------------------------------------------------ deliveries
 
   /**
    * Of these (webhook, product) pairs, those with a PENDING delivery ("webhookId:productId"): a new
-   * delivery of such a product waits for it. For the sequencer, under its lock (see record).
+   * delivery of such a product waits for it. Under the webhook's lock (see shareLock).
    */
   pendingProducts(webhookIds: number[], productIds: number[]): Statement<Set<string>> {
     return {

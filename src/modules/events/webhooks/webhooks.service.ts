@@ -14,6 +14,8 @@ import {
   UpdateWebhookDto,
   WebhookView,
 } from './dto/webhook.dto';
+import { EventSequencer } from '../event-sequencer.service';
+import { EventsRepository } from '../events.repository';
 import { Webhook } from './entities/webhook.entity';
 import { newSecret } from './signing';
 import { WebhookDeliveryWorker } from './webhook-delivery.worker';
@@ -30,11 +32,14 @@ export class WebhooksService {
     private readonly security: WebhookSecurity,
     private readonly worker: WebhookDeliveryWorker,
     private readonly audit: AuditRepository,
+    private readonly events: EventsRepository,
+    private readonly sequencer: EventSequencer,
     private readonly tx: TransactionService,
   ) {}
 
   async create(ctx: RequestContext, dto: CreateWebhookDto): Promise<{ webhook: WebhookView; secret: string }> {
     await this.checkUrl(dto.url);
+    await this.sequencer.drain(); // events committed before now get their positions first: none is the webhook's
     const secret = newSecret();
     const now = new Date();
     const webhook = await this.tx.run(async (manager) => {
@@ -44,6 +49,7 @@ export class WebhooksService {
         description: dto.description ?? null,
         enabled: true,
         sealedSecret: this.security.box.seal(secret),
+        eventCursor: await this.events.lastPosition(manager), // the events from now on
         createdAt: now,
         updatedAt: now,
       });
@@ -65,6 +71,7 @@ export class WebhooksService {
 
   async update(ctx: RequestContext, id: number, dto: UpdateWebhookDto): Promise<WebhookView> {
     if (dto.url !== undefined) await this.checkUrl(dto.url);
+    if (dto.enabled === true) await this.sequencer.drain(); // see create
     return this.tx.run(async (manager) => {
       const webhook = await this.webhooks.lock(manager, id);
       if (!webhook) throw notFound(id);
@@ -73,6 +80,8 @@ export class WebhooksService {
       if (dto.events !== undefined) changes.events = dto.events;
       if (dto.description !== undefined) changes.description = dto.description;
       if (dto.enabled !== undefined) changes.enabled = dto.enabled;
+      // enabled again: it gets the events from now on, not those of while it was off
+      if (dto.enabled === true && !webhook.enabled) changes.eventCursor = await this.events.lastPosition(manager);
       if (!Object.keys(changes).length) return toWebhookView(webhook); // nothing asked: no change, no audit entry
       changes.updatedAt = new Date();
       await this.webhooks.update(manager, id, changes);
