@@ -470,6 +470,8 @@ describe('webhooks', () => {
         [{ events: ['stock.nope'] }, 'events'],
         [{ events: 'stock.low' }, 'events'],
         [{ enabled: 'yes' }, 'enabled'],
+        [{ enabled: null }, 'enabled'], // found by the body fuzz: null once reached the NOT NULL column (500)
+        [{ events: null }, 'events'],
         [{ description: 'x'.repeat(2001) }, 'description'],
         [{ secret: 'whsec_bWluZQ==' }, 'secret'],
         [{ id: 99 }, 'id'],

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { ChannelModel, ConfirmChannel, connect } from 'amqplib';
 import { MetricsService } from '../../common/metrics/metrics.service';
+import { SingleFlight } from '../../common/single-flight';
 import { TransactionService } from '../../database/transaction.service';
 import { TypedConfigService } from '../../config';
 import { EventSequencer } from './event-sequencer.service';
@@ -40,9 +41,7 @@ export class AmqpPublisher implements OnApplicationBootstrap, OnApplicationShutd
   private failures = 0;
   private retryAt = 0;
   private timer?: NodeJS.Timeout;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = false;
+  private readonly runs = new SingleFlight(() => this.publishAll());
 
   constructor(
     private readonly events: EventsRepository,
@@ -70,25 +69,13 @@ export class AmqpPublisher implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
     clearInterval(this.timer);
-    await this.running;
+    await this.runs.stop();
     await this.disconnect();
   }
 
   kick(): void {
-    if (this.stopped || !this.url) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.publishAll().finally(() => {
-      this.running = null;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    if (this.url) this.runs.request();
   }
 
   /** Publishes what the feed holds past the cursor, batch by batch, while this instance holds the lease. */

@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { SingleFlight } from '../../common/single-flight';
 import { SequencesRepository } from '../../database/sequences.repository';
 import { TransactionService } from '../../database/transaction.service';
 import { EventsRepository } from './events.repository';
@@ -27,10 +28,7 @@ export class EventSequencer implements OnApplicationBootstrap, OnApplicationShut
   private readonly logger = new Logger(EventSequencer.name);
   private readonly listeners: (() => void)[] = [];
   private timer?: NodeJS.Timeout;
-  private scheduled?: NodeJS.Timeout;
-  private running: Promise<number> | null = null;
-  private again = false;
-  private stopped = false;
+  private readonly runs = new SingleFlight(() => this.drain(), GATHER_MS);
 
   constructor(
     private readonly events: EventsRepository,
@@ -45,10 +43,8 @@ export class EventSequencer implements OnApplicationBootstrap, OnApplicationShut
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
     clearInterval(this.timer);
-    clearTimeout(this.scheduled);
-    await this.running;
+    await this.runs.stop();
   }
 
   /** Called when events were placed (the delivery worker, the broker publisher). */
@@ -58,21 +54,7 @@ export class EventSequencer implements OnApplicationBootstrap, OnApplicationShut
 
   /** Events were committed (or may have been): place them soon. Many kicks make one run. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running || this.scheduled) {
-      this.again = true;
-      return;
-    }
-    this.scheduled = setTimeout(() => {
-      this.scheduled = undefined;
-      this.running = this.drain().finally(() => {
-        this.running = null;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
-    }, GATHER_MS);
+    this.runs.request();
   }
 
   /** Places everything committed so far; the number placed. */

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { request } from 'undici';
 import { MetricsService } from '../../../common/metrics/metrics.service';
+import { SingleFlight } from '../../../common/single-flight';
 import { Transaction } from '../../../database/transaction';
 import { TransactionService } from '../../../database/transaction.service';
 import { TypedConfigService } from '../../../config';
@@ -57,10 +58,9 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   private readonly logger = new Logger(WebhookDeliveryWorker.name);
   private readonly schedule: number[];
   private timer?: NodeJS.Timeout;
-  private claiming = false;
+  private readonly runs = new SingleFlight(() => this.claimAndSend());
   /** New events were placed (or the poll came round): fan them out before the next claim. */
   private fanOutDue = true;
-  private again = false;
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
 
@@ -91,24 +91,13 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    await this.runs.stop();
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
   }
 
   /** Takes and sends what is due, as far as free slots allow. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.claiming) {
-      this.again = true;
-      return;
-    }
-    this.claiming = true;
-    void this.claimAndSend().finally(() => {
-      this.claiming = false;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    this.runs.request();
   }
 
   private async claimAndSend(): Promise<void> {

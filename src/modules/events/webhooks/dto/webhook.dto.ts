@@ -9,6 +9,7 @@ import {
   IsString,
   MaxLength,
 } from 'class-validator';
+import { Optional } from '../../../../common/http/optional';
 import { PageQuery } from '../../../../common/http/pagination';
 import { EVENT_TYPES } from '../../entities/outbox-event.entity';
 import { DELIVERY_STATUSES, DeliveryStatus } from '../entities/webhook-delivery.entity';
@@ -30,8 +31,8 @@ export class CreateWebhookDto {
 }
 
 export class UpdateWebhookDto {
-  @IsOptional() @IsString() @MaxLength(2048) url?: string;
-  @IsOptional()
+  @Optional() @IsString() @MaxLength(2048) url?: string;
+  @Optional()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(WEBHOOK_EVENTS.length)
@@ -39,7 +40,7 @@ export class UpdateWebhookDto {
   @IsIn(WEBHOOK_EVENTS, { each: true })
   events?: string[];
   @IsOptional() @IsString() @MaxLength(2000) description?: string | null;
-  @IsOptional() @IsBoolean() enabled?: boolean;
+  @Optional() @IsBoolean() enabled?: boolean;
 }
 
 export class DeliveriesQuery extends PageQuery {
