@@ -332,6 +332,20 @@ export class WebhooksRepository {
         };
   }
 
+  /**
+   * Events not yet fanned out, summed over the enabled webhooks: how far each one's cursor is behind the
+   * newest position (positions have no gaps; an event of a type it does not take counts until passed).
+   */
+  async countBehind(): Promise<number> {
+    const [row] = (await this.dataSource.query(
+      `SELECT COALESCE(SUM(newest.position - w.event_cursor), 0) AS n
+       FROM webhooks w, (SELECT COALESCE(MAX(position), 0) AS position FROM events) newest
+       WHERE w.enabled = ? AND w.event_cursor < newest.position`,
+      [true],
+    )) as { n: string | number }[];
+    return Number(row.n);
+  }
+
   async countPending(): Promise<number> {
     const [row] = (await this.dataSource.query(
       "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'PENDING'",
