@@ -24,14 +24,6 @@ export class SequencesRepository {
     };
   }
 
-  /**
-   * A shared lock on the counter for the rest of the transaction: it waits while a transaction holding
-   * lockNext runs, and holds such a transaction off until it ends.
-   */
-  lockShared(name: string): Statement {
-    return { sql: `SELECT next_value FROM sequences WHERE name = ?${this.dialect.shareLock}`, params: [name] };
-  }
-
   /** Moves the counter on to `next` (the first id not handed out), in the transaction that locked it. */
   advance(name: string, next: number): Statement {
     return { sql: 'UPDATE sequences SET next_value = ? WHERE name = ?', params: [next, name] };

@@ -19,12 +19,12 @@ const LEASE_MS = DELIVERY_TIMEOUT_MS + 5_000;
 const MOST_IN_FLIGHT = 32;
 const POLL_MS = 250;
 
-type Taken = Candidate & { attempts: number };
 type Target = { url: string; sealedSecret: string };
 
 /** Deliveries taken, with the events they send and the webhooks they go to. */
 interface Claimed {
-  taken: Taken[];
+  /** With `attempts` counting the one about to be made (the lease counted it). */
+  taken: Candidate[];
   events: Map<number, WireEvent>;
   targets: Map<number, Target>;
 }
@@ -222,7 +222,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
    * on the webhook, so that its fan-out, which counts what new deliveries wait for, never sees a release
    * half-done.
    */
-  private record(delivery: Taken, outcome: DeliveryOutcome): Promise<Claimed> {
+  private record(delivery: Candidate, outcome: DeliveryOutcome): Promise<Claimed> {
     return this.tx.runInline(async (tx) => {
       const update = this.deliveries.recordOutcome(delivery, outcome);
       if (outcome.status === 'PENDING') {
@@ -258,7 +258,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   }
 
   /** One attempt: POST, then DELIVERED, or the next retry, or FAILED; what it freed to send next. */
-  private async send(delivery: Taken, webhook: Target, body: string): Promise<Claimed> {
+  private async send(delivery: Candidate, webhook: Target, body: string): Promise<Claimed> {
     const eventId = String(delivery.eventPosition);
     let statusCode: number | null = null;
     let error: string | null = null;
