@@ -455,6 +455,8 @@ describe(`events out under load and faults (${MYSQL ? '2 service processes on on
         // the connection cut mid-publish: the broker has the messages, the service never got their confirms
         await burst(products, 40);
         await waitFor('publishing under way', () => consumer.messages.length > 0, 10_000);
+        // caught up first: a batch whose confirms were already on the way would wait for them forever
+        await waitFor('every event so far confirmed', async () => (await d.outboxPending(admin)) === 0, 20_000);
         proxy.holdReplies = true;
         const published = consumer.messages.length;
         await burst(products, 40);
