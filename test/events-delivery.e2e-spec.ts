@@ -389,7 +389,7 @@ describe(`events out under load and faults (${MYSQL ? '2 service processes on on
     it('loses no event: what the killed process had taken is sent again after its lease; stock writes go on', async () => {
       const created = await d.ok('POST', '/api/webhooks', admin, { url: receiver.url, events: ['stock.movement'] });
       receiver.useSecret(created.secret as string);
-      receiver.delayMs = 300; // slow receiver: deliveries are in flight when the process dies
+      receiver.delayMs = 3000; // the first deliveries are held: in flight when the process dies, however slow the machine
       const products = [await product(), await product(), await product(), await product()];
       const unanswered = (ports: Set<number>) =>
         receiver.received.filter((r) => r.answered === 0 && ports.has(r.remotePort)).map((r) => r.eventId);
@@ -404,6 +404,7 @@ describe(`events out under load and faults (${MYSQL ? '2 service processes on on
       const ports = localPortsOf(victim!.child.pid!);
       victim!.child.kill('SIGKILL');
       await waitFor('the process gone', () => victim!.child.signalCode !== null);
+      receiver.delayMs = 0;
       await waitFor('its requests cut off', () => receiver.inFlight === 0);
       const cutOff = unanswered(ports); // sent by it, never answered: it died waiting
       expect(cutOff.length).toBeGreaterThan(0);
