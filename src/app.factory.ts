@@ -12,6 +12,7 @@ import { ShutdownState } from './modules/health/shutdown-state';
 import { ApiError } from './common/errors/api-error';
 import { sendError } from './all-exceptions.filter';
 import { readAppConfig, TrustProxy } from './config/app.config';
+import { nameServerSpans } from './common/tracing/tracing';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -54,6 +55,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
   // JSON only: any other body type is 415 rather than a string handed to validation
   fastify.removeContentTypeParser(['text/plain']);
   useDepthLimitedJsonParser(fastify);
+  nameServerSpans(fastify);
   const shutdown = app.get(ShutdownState);
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('X-Request-Id', request.id);

@@ -1,3 +1,5 @@
+// first: when configured, OpenTelemetry patches http, mysql2 and pino as they load
+import { stopTracing } from './common/tracing/register';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from 'nestjs-pino';
 import { createApp } from './app.factory';
@@ -28,7 +30,7 @@ async function bootstrap(): Promise<void> {
       const logger = app.get(Logger);
       const exit = (code: number) => {
         flushLogs();
-        process.exit(code);
+        void stopTracing().finally(() => process.exit(code));
       };
       app.get(ShutdownState).begin();
       logger.log(`${signal}: draining in-flight requests`, 'Shutdown');

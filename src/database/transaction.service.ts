@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApiError } from '../common/errors/api-error';
 import { MetricsService } from '../common/metrics/metrics.service';
+import { annotateSpan } from '../common/tracing/tracing';
 import { Dialect, dialectOf, retryReason } from './dialect';
 import { Transaction, TransactionOptions } from './transaction';
 
@@ -53,14 +54,20 @@ export class TransactionService {
   }
 
   private async withRetries<T>(attemptOnce: () => Promise<T>): Promise<T> {
-    if (this.writeLock) return this.writeLock.runExclusive(attemptOnce);
+    if (this.writeLock) {
+      annotateSpan({ 'inventory.retries': 0 }); // one writer at a time: nothing to collide with
+      return this.writeLock.runExclusive(attemptOnce);
+    }
     for (let attempt = 1; ; attempt++) {
       try {
-        return await attemptOnce();
+        const result = await attemptOnce();
+        annotateSpan({ 'inventory.retries': attempt - 1 });
+        return result;
       } catch (error) {
         const reason = retryReason(error);
         if (!reason) throw error;
         this.metrics.dbRetries.inc({ reason });
+        annotateSpan({ 'inventory.retries': attempt });
         if (attempt >= MAX_ATTEMPTS) {
           this.logger.warn({ reason, attempts: attempt }, 'Transaction retries exhausted');
           throw ApiError.unavailable('The database is busy; retry shortly');

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import { Context } from '@opentelemetry/api';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
 import { MetricsService } from '../../common/metrics/metrics.service';
+import { annotateSpan, currentContext, inSpan, linkTo } from '../../common/tracing/tracing';
 import { duplicateKey, InsertedIds, NO_INSERTED_IDS, Statement, withIds } from '../../database/dialect';
 import { SequencesRepository } from '../../database/sequences.repository';
 import { Transaction } from '../../database/transaction';
@@ -24,8 +26,12 @@ import { levelsItMayAddTo, Locked, plan, Plan, ResolvedWrite, StockResult, Stock
 
 /** The sequence reservation ids come from (database/sequences.repository.ts). */
 const RESERVATION_IDS = 'reservations';
+/** A group's span links at most this many of its other writes' requests. */
+const MAX_TRACE_LINKS = 64;
 /** The service itself, as the actor of what no user asked for (a reservation's expiry). */
 const SYSTEM = { id: 0, username: 'system', role: 'admin' as const };
+
+const sizeOf = (group: Pending[]) => group.reduce((total, p) => total + p.size, 0);
 
 /** A stock write waiting for its group, with everything resolved that needs no lock. */
 interface Pending extends ResolvedWrite {
@@ -36,6 +42,8 @@ interface Pending extends ResolvedWrite {
   size: number;
   exclusiveKey?: string;
   settle: (outcome: Outcome) => void;
+  /** The trace context of the request it came from: its group's span is that request's child or linked. */
+  trace: Context;
 }
 
 type Outcome = { answer: unknown; movements: { type: string }[] } | { error: unknown };
@@ -181,7 +189,20 @@ export class StockLedgerService {
     const outcome = await new Promise<Outcome>((settle) => {
       const size = write.operations.length;
       const exclusiveKey = claim && `${claim.scope.userId}\n${claim.scope.route}\n${claim.scope.key}`;
-      this.queue.push({ ctx, write, shape, status, claim, warehouses, productIds, keys, size, exclusiveKey, settle });
+      this.queue.push({
+        ctx,
+        write,
+        shape,
+        status,
+        claim,
+        warehouses,
+        productIds,
+        keys,
+        size,
+        exclusiveKey,
+        settle,
+        trace: currentContext(),
+      });
     });
     if ('error' in outcome) throw outcome.error;
     for (const m of outcome.movements) this.metrics.stockMovements.inc({ type: m.type });
@@ -191,7 +212,12 @@ export class StockLedgerService {
   private async runGroup(group: Pending[]): Promise<void> {
     let outcomes: Outcome[];
     try {
-      outcomes = await this.tx.runInline((tx) => this.commitGroup(tx, group));
+      // traced as a child of the first write's request, linked to the others'
+      const links = group.slice(1, 1 + MAX_TRACE_LINKS).flatMap((p) => linkTo(p.trace));
+      outcomes = await inSpan('stock.group', group[0].trace, links, (span) => {
+        span.setAttributes({ 'inventory.group.writes': group.length, 'inventory.group.operations': sizeOf(group) });
+        return this.tx.runInline((tx) => this.commitGroup(tx, group));
+      });
     } catch (error) {
       if (error instanceof Regroup) {
         const alone = async () => {
@@ -219,7 +245,9 @@ export class StockLedgerService {
     const distinct = [...new Map(group.flatMap((p) => p.keys).map((k) => [levelKeyOf(k), k])).values()];
     const lockStarted = process.hrtime.bigint();
     const { created, totals, ...locked } = await this.lock(tx, group, distinct, now);
-    this.metrics.lockWait.observe(Number(process.hrtime.bigint() - lockStarted) / 1e9);
+    const lockWait = Number(process.hrtime.bigint() - lockStarted) / 1e9;
+    this.metrics.lockWait.observe(lockWait);
+    annotateSpan({ 'inventory.lock_wait_ms': lockWait * 1000 });
 
     const firstReservationId = locked.nextReservationId;
     const movements: NewMovement[] = [];
