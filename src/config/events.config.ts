@@ -12,6 +12,9 @@ class EventsEnv {
   @IsOptional() @IsString() WEBHOOK_ALLOWED_HOSTS?: string;
   @IsOptional() @IsString() WEBHOOK_SECRET_KEY?: string;
   @IsOptional() @Matches(/^amqps?:\/\//, { message: 'must be an amqp:// or amqps:// URL' }) EVENTS_AMQP_URL?: string;
+  @IsOptional()
+  @Matches(/^([7-9]|[1-9]\d{1,3})$/, { message: 'must be a whole number of days from 7 to 9999' })
+  EVENTS_RETENTION_DAYS?: string;
 }
 
 export interface EventsConfig {
@@ -22,6 +25,8 @@ export interface EventsConfig {
   /** Seals webhook secrets at rest; null: derived from JWT_SECRET. */
   secretKey: string | null;
   amqpUrl: string | null;
+  /** Events older than this are purged once every destination is past them (the contract keeps 7 days at least). */
+  retentionDays: number;
 }
 
 export function readEventsConfig(): EventsConfig {
@@ -41,6 +46,7 @@ export function readEventsConfig(): EventsConfig {
     ),
     secretKey: env.WEBHOOK_SECRET_KEY ?? null,
     amqpUrl: env.EVENTS_AMQP_URL ?? null,
+    retentionDays: Number(env.EVENTS_RETENTION_DAYS ?? 7),
   };
 }
 

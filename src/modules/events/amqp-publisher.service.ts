@@ -12,7 +12,8 @@ import { OutboxCursorsRepository } from './outbox-cursors.repository';
 import { OutboxMetrics } from './outbox-metrics';
 
 export const EXCHANGE = 'inventory.events';
-const CURSOR = 'amqp';
+/** The broker's cursor in outbox_cursors. */
+export const BROKER_CURSOR = 'amqp';
 const BATCH = 500;
 /** One instance publishes; another takes over this long after it stops renewing (it died). */
 const LEASE_MS = 10_000;
@@ -59,9 +60,9 @@ export class AmqpPublisher implements OnApplicationBootstrap, OnApplicationShutd
     if (!this.url) return;
     // the first instance with a broker starts publishing from the events that come next
     const last = await this.events.lastPosition();
-    await this.tx.runInline((tx) => tx.commitWith([this.cursors.create(CURSOR, last)]));
+    await this.tx.runInline((tx) => tx.commitWith([this.cursors.create(BROKER_CURSOR, last)]));
     this.outboxMetrics.brokerBacklog = async () =>
-      Math.max(0, (await this.events.lastPosition()) - ((await this.cursors.position(CURSOR)) ?? 0));
+      Math.max(0, (await this.events.lastPosition()) - ((await this.cursors.position(BROKER_CURSOR)) ?? 0));
     this.sequencer.onPlaced(() => this.kick());
     this.timer = setInterval(() => this.kick(), POLL_MS);
     this.timer.unref();
@@ -106,7 +107,7 @@ export class AmqpPublisher implements OnApplicationBootstrap, OnApplicationShutd
         }
         await channel.waitForConfirms(); // rejects if the broker nacks or the connection drops: sent again
         const last = batch[batch.length - 1].position;
-        await this.tx.runInline((tx) => tx.commitWith([this.cursors.advance(CURSOR, this.owner, last)]));
+        await this.tx.runInline((tx) => tx.commitWith([this.cursors.advance(BROKER_CURSOR, this.owner, last)]));
         if (this.held) this.held.position = last;
         this.metrics.eventsPublished.inc(batch.length);
         if (batch.length < BATCH) return;
@@ -122,14 +123,14 @@ export class AmqpPublisher implements OnApplicationBootstrap, OnApplicationShutd
   /** The cursor's position if this instance holds (or now takes) the lease, else null. */
   private takeLease(): Promise<number | null> {
     return this.tx.runInline(async (tx) => {
-      const [cursor] = await tx.query([this.cursors.lock(CURSOR)]);
+      const [cursor] = await tx.query([this.cursors.lock(BROKER_CURSOR)]);
       const now = Date.now();
       if (!cursor) return null;
       this.held = null;
       const free =
         cursor.leaseOwner === null || cursor.leaseOwner === this.owner || (cursor.leaseUntil?.getTime() ?? 0) < now;
       if (!free) return null;
-      await tx.commitWith([this.cursors.lease(CURSOR, this.owner, new Date(now + LEASE_MS))]);
+      await tx.commitWith([this.cursors.lease(BROKER_CURSOR, this.owner, new Date(now + LEASE_MS))]);
       this.held = { position: cursor.position, until: now + LEASE_MS };
       if (cursor.leaseOwner !== this.owner) {
         this.logger.log({ position: cursor.position }, 'Publishing events to the broker from this instance');

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuditModule } from '../audit/audit.module';
 import { AmqpPublisher } from './amqp-publisher.service';
+import { EventRetention } from './event-retention.service';
 import { EventSequencer } from './event-sequencer.service';
 import { EventsController } from './events.controller';
 import { EventsRepository } from './events.repository';
@@ -25,6 +26,7 @@ import { WebhooksService } from './webhooks/webhooks.service';
     EventsRepository,
     EventsService,
     EventSequencer,
+    EventRetention,
     OutboxMetrics,
     OutboxCursorsRepository,
     AmqpPublisher,

@@ -60,6 +60,18 @@ export class OutboxCursorsRepository {
     };
   }
 
+  /** The cursor's position if a destination has held its lease since `since` (is still in use), else null. */
+  positionIfLeasedSince(name: string, since: Date): Statement<number | null> {
+    return {
+      sql: 'SELECT position FROM outbox_cursors WHERE name = ? AND lease_until >= ?',
+      params: [name, since],
+      read: (rows) => {
+        const [row] = rows as { position: string | number }[];
+        return row ? Number(row.position) : null;
+      },
+    };
+  }
+
   async position(name: string): Promise<number | null> {
     const [row] = (await this.dataSource.query('SELECT position FROM outbox_cursors WHERE name = ?', [name])) as {
       position: string | number;

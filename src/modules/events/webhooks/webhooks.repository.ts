@@ -346,6 +346,42 @@ export class WebhooksRepository {
     return Number(row.n);
   }
 
+  /**
+   * The oldest event position any delivery still refers to (a pending one sends it; a finished one can be
+   * retried by hand), or null when there is none: one index lookup per webhook.
+   */
+  async oldestDeliveredPosition(): Promise<number | null> {
+    const [row] = (await this.dataSource.query(
+      `SELECT MIN((SELECT MIN(d.event_position) FROM webhook_deliveries d WHERE d.webhook_id = w.id)) AS p FROM webhooks w`,
+    )) as { p: string | number | null }[];
+    return row.p === null ? null : Number(row.p);
+  }
+
+  /** The lowest event cursor of the enabled webhooks (what they have fanned out), null when none is enabled. */
+  async lowestEnabledCursor(): Promise<number | null> {
+    const [row] = (await this.dataSource.query('SELECT MIN(event_cursor) AS p FROM webhooks WHERE enabled = ?', [
+      true,
+    ])) as { p: string | number | null }[];
+    return row.p === null ? null : Number(row.p);
+  }
+
+  /** Up to `take` delivered or failed deliveries created before `cutoff`, oldest first. */
+  finishedBefore(cutoff: Date, take: number): Statement<number[]> {
+    return {
+      sql: `SELECT id FROM webhook_deliveries WHERE status IN ('DELIVERED', 'FAILED') AND created_at < ? ORDER BY id LIMIT ${take}`,
+      params: [cutoff],
+      read: (rows) => (rows as { id: string | number }[]).map((r) => Number(r.id)),
+    };
+  }
+
+  /** Deletes these deliveries if they are (still) finished: a manual retry may just have made one PENDING. */
+  deleteFinished(ids: number[]): Statement {
+    return {
+      sql: `DELETE FROM webhook_deliveries WHERE id IN (${ids.map(() => '?').join(', ')}) AND status IN ('DELIVERED', 'FAILED')`,
+      params: ids,
+    };
+  }
+
   async countPending(): Promise<number> {
     const [row] = (await this.dataSource.query(
       "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE status = 'PENDING'",
