@@ -42,6 +42,8 @@ describe('Grafana dashboard', () => {
       'pool',
       'outbox',
       'webhook',
+      'reconcile',
+      'ready',
     ]) {
       expect(titles).toContain(topic);
     }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseTrustProxy, readAppConfig } from './app.config';
 import { readAuthConfig, parseDuration } from './auth.config';
 import { readDatabaseConfig } from './database.config';
+import { readStockConfig } from './stock.config';
 
 describe('configuration', () => {
   const saved = { ...process.env };
@@ -106,6 +107,17 @@ describe('configuration', () => {
     expect(readAppConfig()).toMatchObject({ maxInFlight: 512, trustProxy: false });
     process.env = { MAX_IN_FLIGHT: '-1' };
     expect(() => readAppConfig()).toThrow(/^Invalid configuration: MAX_IN_FLIGHT: /);
+  });
+
+  it('schedules reconcile hourly unless RECONCILE_INTERVAL says otherwise (0: off), and refuses a bad one', () => {
+    expect(readStockConfig({})).toEqual({ reconcileIntervalSeconds: 3600 });
+    expect(readStockConfig({ RECONCILE_INTERVAL: '0' })).toEqual({ reconcileIntervalSeconds: 0 });
+    expect(readStockConfig({ RECONCILE_INTERVAL: '900' })).toEqual({ reconcileIntervalSeconds: 900 });
+    for (const value of ['-1', '1.5', '1h', 'soon', '604801']) {
+      expect(() => readStockConfig({ RECONCILE_INTERVAL: value })).toThrow(
+        /^Invalid configuration: RECONCILE_INTERVAL: must be whole seconds from 0 \(off\) to 604800$/,
+      );
+    }
   });
 
   describe('TRUST_PROXY', () => {

@@ -3,14 +3,16 @@ import { AppConfig, appConfig } from './app.config';
 import { AuthConfig, authConfig } from './auth.config';
 import { DatabaseConfig, databaseConfig } from './database.config';
 import { EventsConfig, eventsConfig } from './events.config';
+import { StockConfig, stockConfig } from './stock.config';
 
-export const configLoaders = [appConfig, databaseConfig, authConfig, eventsConfig];
+export const configLoaders = [appConfig, databaseConfig, authConfig, eventsConfig, stockConfig];
 
 export interface Config {
   app: AppConfig;
   database: DatabaseConfig;
   auth: AuthConfig;
   events: EventsConfig;
+  stock: StockConfig;
 }
 
 /**

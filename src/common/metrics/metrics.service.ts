@@ -117,6 +117,33 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly reconcileMismatches = new Gauge({
+    name: 'inventory_reconcile_mismatches',
+    help: 'Stock levels the latest reconcile run found inconsistent: on hand against the ledger, reserved against the ACTIVE reservation lines',
+    registers: [this.registry],
+  });
+  readonly reconcileLastRun = new Gauge({
+    name: 'inventory_reconcile_last_run_timestamp_seconds',
+    help: 'When the latest reconcile run on this instance completed (Unix seconds); 0: none yet',
+    registers: [this.registry],
+  });
+  readonly reconcileInterval = new Gauge({
+    name: 'inventory_reconcile_interval_seconds',
+    help: 'Seconds between scheduled reconcile runs (RECONCILE_INTERVAL); 0: not scheduled',
+    registers: [this.registry],
+  });
+
+  /** Runs the readiness check (cached at most 1 s) and says whether it passes; set by the health module (ReadinessCheck). */
+  readinessCheck: () => Promise<boolean> = () => Promise.resolve(false);
+  readonly ready = new Gauge({
+    name: 'inventory_ready',
+    help: '1 when the readiness check (GET /health/ready) last passed, else 0; a scrape runs the check when its answer is over 1 s old',
+    registers: [this.registry],
+    collect: async () => {
+      this.ready.set((await this.readinessCheck()) ? 1 : 0);
+    },
+  });
+
   /** Called once per answered request (Fastify onResponse): labels by template, never the raw URL. */
   observeRequest(method: string, routeTemplate: string | undefined, statusCode: number, seconds: number): void {
     const labels = { method, route: routeTemplate ?? 'unmatched', status_code: String(statusCode) };
@@ -126,5 +153,7 @@ export class MetricsService {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // every outcome exported from the start at 0: an alert's rate() sees the first failure, not a new series
+    for (const outcome of ['delivered', 'retry', 'failed']) this.webhookDeliveries.labels(outcome).inc(0);
   }
 }

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { MetricsService } from '../../common/metrics/metrics.service';
+import { ShutdownState } from './shutdown-state';
 
 /** How old the database's state in a readiness answer may be: many probes cost one check a second. */
 export const READINESS_CHECK_MAX_AGE_MS = 1000;
@@ -13,20 +15,38 @@ export interface DatabaseState {
 
 /**
  * The database half of readiness: a ping and the migrations check, run at most once per second
- * however many probes ask (concurrent probes share the check in flight).
+ * however many probes ask (concurrent probes share the check in flight). Each check sets
+ * inventory_ready, and a scrape runs one when the last is over a second old, so the gauge is fresh
+ * when nobody probes.
  */
 @Injectable()
 export class ReadinessCheck {
   private last?: { startedAt: number; state: Promise<DatabaseState> };
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly shutdown: ShutdownState,
+    private readonly metrics: MetricsService,
+  ) {
+    metrics.readinessCheck = async () => this.passes(await this.database());
+  }
 
   database(): Promise<DatabaseState> {
     const now = Date.now();
     if (!this.last || now - this.last.startedAt >= READINESS_CHECK_MAX_AGE_MS) {
-      this.last = { startedAt: now, state: this.check() };
+      const state = this.check();
+      this.last = { startedAt: now, state };
+      void state.then((answer) => {
+        // a slow check that ends after a newer one started must not overwrite the newer answer
+        if (this.last?.state === state) this.metrics.ready.set(this.passes(answer) ? 1 : 0);
+      });
     }
     return this.last.state;
+  }
+
+  /** What GET /health/ready answers 200 to: the database answers, its schema is current, no shutdown begun. */
+  passes(state: DatabaseState): boolean {
+    return state.reachable && state.schemaCurrent && !this.shutdown.shuttingDown;
   }
 
   /** Reads the database's state; never rejects (a failure is the answer). */

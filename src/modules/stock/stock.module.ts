@@ -6,6 +6,7 @@ import { WarehousesModule } from '../warehouses/warehouses.module';
 import { IdempotencyRepository } from './idempotency.repository';
 import { IdempotencyService } from './idempotency.service';
 import { StockLevelsModule } from './levels/stock-levels.module';
+import { ReconcileSchedule } from './reconcile-schedule.service';
 import { StockLedgerService } from './stock-ledger.service';
 import { ReservationExpiry } from './reservations/reservation-expiry.service';
 import { ReservationsController } from './reservations/reservations.controller';
@@ -27,6 +28,7 @@ import { StockService } from './stock.service';
     ReservationsService,
     ReservationsRepository,
     ReservationExpiry,
+    ReconcileSchedule,
   ],
   exports: [StockService],
 })

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Insert } from '../../database/dialect';
 import { MovementType, StockMovement } from './entities/stock-movement.entity';
 import { LevelKey } from './levels/level-key';
@@ -102,8 +102,8 @@ export class StockRepository {
    * For every level: on-hand against the sum of its movements, and the first movement whose
    * balanceAfter is not the running sum in id order.
    */
-  async checkLedger(): Promise<LedgerCheck[]> {
-    const rows: Record<string, string | number | null>[] = await this.dataSource.query(`
+  async checkLedger(manager: EntityManager = this.dataSource.manager): Promise<LedgerCheck[]> {
+    const rows: Record<string, string | number | null>[] = await manager.query(`
       SELECT l.product_id, l.warehouse_id, w.code AS warehouse, l.on_hand, l.reserved,
              COALESCE(m.ledger_sum, 0) AS ledger_sum, m.first_bad_id
       FROM stock_levels l

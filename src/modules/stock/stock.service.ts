@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
 import { decodeCursor, decodeCursorKey, Page, pageSize, toPage } from '../../common/http/pagination';
+import { MetricsService } from '../../common/metrics/metrics.service';
+import { TransactionService } from '../../database/transaction.service';
 import { ProductRef } from '../products/product-ref';
 import { ProductsRepository } from '../products/products.repository';
 import { WarehousesService } from '../warehouses/warehouses.service';
@@ -54,6 +56,8 @@ export class StockService {
     private readonly reservationRows: ReservationsRepository,
     private readonly products: ProductsRepository,
     private readonly warehouses: WarehousesService,
+    private readonly metrics: MetricsService,
+    private readonly tx: TransactionService,
   ) {}
 
   receive(ctx: RequestContext, dto: StockMoveDto, idempotency?: Idempotency) {
@@ -171,17 +175,24 @@ export class StockService {
 
   /**
    * Every level against its ledger (on-hand = the sum of its movements, each balanceAfter the running
-   * sum) and against its reservations (reserved = the sum of its ACTIVE reservation lines).
+   * sum) and against its reservations (reserved = the sum of its ACTIVE reservation lines). Every run
+   * (the route, the CLI, ReconcileSchedule) sets inventory_reconcile_mismatches and the last-run time.
    */
   async reconcile(): Promise<{ checkedLevels: number; mismatches: LevelMismatch[] }> {
-    const checks = await this.movementRows.checkLedger();
-    const holds = await this.reservationRows.activeHoldsByLevel();
+    // both reads in one transaction: one snapshot (MySQL's consistent read takes no lock), so a reservation
+    // written between them cannot look like a mismatch; on SQLite it waits for the write in progress
+    const [checks, holds] = await this.tx.run(
+      async (manager) =>
+        [await this.movementRows.checkLedger(manager), await this.reservationRows.activeHoldsByLevel(manager)] as const,
+    );
     const mismatches = checks
       .map(({ warehouseId, ...check }) => ({
         ...check,
         reservedSum: holds.get(levelKeyOf({ warehouseId, ...check })) ?? 0,
       }))
       .filter((c) => c.onHand !== c.ledgerSum || c.firstBadMovementId !== null || c.reserved !== c.reservedSum);
+    this.metrics.reconcileMismatches.set(mismatches.length);
+    this.metrics.reconcileLastRun.set(Date.now() / 1000);
     return {
       checkedLevels: checks.length,
       mismatches: mismatches.map(

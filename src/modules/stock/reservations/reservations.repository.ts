@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Dialect, dialectOf, rawDate, Statement } from '../../../database/dialect';
 import { levelKeyOf } from '../levels/level-key';
 import { Reservation, ReservationStatus } from './entities/reservation.entity';
@@ -176,8 +176,8 @@ export class ReservationsRepository {
   }
 
   /** Per level (levelKeyOf), the sum of its ACTIVE reservation lines: what its `reserved` must equal. */
-  async activeHoldsByLevel(): Promise<Map<string, number>> {
-    const rows: { product_id: number; warehouse_id: number; held: string | number }[] = await this.dataSource.query(
+  async activeHoldsByLevel(manager: EntityManager = this.dataSource.manager): Promise<Map<string, number>> {
+    const rows: { product_id: number; warehouse_id: number; held: string | number }[] = await manager.query(
       `SELECT l.product_id, l.warehouse_id, SUM(l.quantity) AS held
        FROM reservation_lines l JOIN reservations r ON r.id = l.reservation_id
        WHERE r.status = 'ACTIVE'
