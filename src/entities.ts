@@ -6,6 +6,7 @@ import { WebhookDelivery } from './modules/events/webhooks/entities/webhook-deli
 import { Webhook } from './modules/events/webhooks/entities/webhook.entity';
 import { AuditLog } from './modules/audit/entities/audit-log.entity';
 import { Product } from './modules/products/entities/product.entity';
+import { ProductTerm } from './modules/products/entities/product-term.entity';
 import { IdempotencyKey } from './modules/stock/entities/idempotency-key.entity';
 import { StockLevel } from './modules/stock/levels/entities/stock-level.entity';
 import { StockMovement } from './modules/stock/entities/stock-movement.entity';
@@ -19,6 +20,7 @@ export const ENTITIES = [
   User,
   Warehouse,
   Product,
+  ProductTerm,
   StockLevel,
   StockMovement,
   IdempotencyKey,

@@ -5,10 +5,19 @@ import { StockLedger1795616700000 as MysqlStockLedger } from './mysql/1795616700
 import { LongRecords1795625000000 as MysqlLongRecords } from './mysql/1795625000000-LongRecords';
 import { Reservations1796188076065 as MysqlReservations } from './mysql/1796188076065-Reservations';
 import { Events1796192131167 as MysqlEvents } from './mysql/1796192131167-Events';
+import { Search1796300000000 as MysqlSearch } from './mysql/1796300000000-Search';
 import { Initial1795615480000 as SqliteInitial } from './sqlite/1795615480000-Initial';
 import { StockLedger1795616700000 as SqliteStockLedger } from './sqlite/1795616700000-StockLedger';
 import { Reservations1796188065088 as SqliteReservations } from './sqlite/1796188065088-Reservations';
 import { Events1796192131167 as SqliteEvents } from './sqlite/1796192131167-Events';
+import { Search1796300000000 as SqliteSearch } from './sqlite/1796300000000-Search';
 
-export const MYSQL_MIGRATIONS = [MysqlInitial, MysqlStockLedger, MysqlLongRecords, MysqlReservations, MysqlEvents];
-export const SQLITE_MIGRATIONS = [SqliteInitial, SqliteStockLedger, SqliteReservations, SqliteEvents];
+export const MYSQL_MIGRATIONS = [
+  MysqlInitial,
+  MysqlStockLedger,
+  MysqlLongRecords,
+  MysqlReservations,
+  MysqlEvents,
+  MysqlSearch,
+];
+export const SQLITE_MIGRATIONS = [SqliteInitial, SqliteStockLedger, SqliteReservations, SqliteEvents, SqliteSearch];

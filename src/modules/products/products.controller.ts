@@ -1,14 +1,34 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  Res,
+  StreamableFile,
+} from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ReqContext, RequestContext, Roles } from '../../common/decorators/auth.decorators';
+import { attachment, CSV_CONTENT_TYPE } from '../../common/http/csv';
 import { IdParamPipe } from '../../common/http/id-param.pipe';
 import { ROLE_RULES } from '../../common/roles';
+import { ExportProductsQuery, PRODUCT_CSV_COLUMNS } from './dto/export-products.dto';
 import { CreateProductDto, ListProductsQuery, UpdateProductDto } from './dto/product.dto';
+import { ProductsExport } from './products-export';
 import { ProductsService } from './products.service';
 
 @Controller('api/products')
 export class ProductsController {
-  constructor(private readonly products: ProductsService) {}
+  constructor(
+    private readonly products: ProductsService,
+    private readonly productsExport: ProductsExport,
+  ) {}
 
   @Post()
   @Roles(ROLE_RULES.manage)
@@ -20,6 +40,28 @@ export class ProductsController {
   @Roles(ROLE_RULES.read)
   list(@Query() query: ListProductsQuery) {
     return this.products.list(query);
+  }
+
+  @Get('export.csv')
+  @Roles(ROLE_RULES.read)
+  @ApiOperation({
+    summary: 'Export the product list as CSV',
+    description:
+      'Every active product the list filters keep (search, lowStock), in id order, streamed as RFC 4180 CSV ' +
+      `with a header row and CRLF line ends: ${PRODUCT_CSV_COLUMNS.join(',')}. onHand, reserved and available ` +
+      'are totals over all warehouses. An empty cell is null. Text starting with =, +, -, @, tab or carriage ' +
+      "return gets a leading ' (no formulas in spreadsheets); numbers are written as they are. A failure after " +
+      'the first bytes cuts the transfer short instead of answering an error body.',
+  })
+  @ApiProduces(CSV_CONTENT_TYPE)
+  @ApiOkResponse({
+    description: 'The CSV file, as an attachment named products.csv',
+    content: { [CSV_CONTENT_TYPE]: { schema: { type: 'string', example: `${PRODUCT_CSV_COLUMNS.join(',')}\r\n` } } },
+    headers: { 'Content-Disposition': { description: 'attachment; filename="products.csv"', schema: { type: 'string' } } },
+  })
+  async exportCsv(@ReqContext() ctx: RequestContext, @Query() query: ExportProductsQuery): Promise<StreamableFile> {
+    const csv = await this.productsExport.stream(query, ctx.requestId);
+    return new StreamableFile(csv, { type: CSV_CONTENT_TYPE, disposition: attachment('products.csv') });
   }
 
   @Get(':id')

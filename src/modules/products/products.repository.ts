@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { Dialect, dialectOf, forUpdate, Statement } from '../../database/dialect';
 import { Product } from './entities/product.entity';
+import { ProductTerm } from './entities/product-term.entity';
+import { searchTermsOf, termsOf } from '../../common/search-terms';
 
 /** An active product as a stock write needs it. */
 export interface StockedProduct {
@@ -17,10 +19,7 @@ export interface ProductFilter {
   lowStock?: boolean;
 }
 
-/** LIKE pattern for a substring match, escaping the pattern characters with `!` (portable on both drivers). */
-function containsPattern(text: string): string {
-  return `%${text.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
-}
+const TERM_ROWS_PER_INSERT = 500;
 
 @Injectable()
 export class ProductsRepository {
@@ -86,17 +85,90 @@ export class ProductsRepository {
       .where('p.archived_at IS NULL')
       .orderBy('p.id', 'ASC')
       .limit(filter.take);
-    if (filter.afterId !== null) query.andWhere('p.id > :afterId', { afterId: filter.afterId });
-    if (filter.skuKey !== undefined) query.andWhere('p.sku_key = :skuKey', { skuKey: filter.skuKey });
     if (filter.search !== undefined) {
-      query.andWhere("(p.sku_key LIKE :pattern ESCAPE '!' OR LOWER(p.name) LIKE :pattern ESCAPE '!')", {
-        pattern: containsPattern(filter.search),
-      });
+      const ids = await this.searchIds(filter);
+      if (!ids.length) return [];
+      query.andWhere('p.id IN (:...ids)', { ids });
+    } else {
+      if (filter.afterId !== null) query.andWhere('p.id > :afterId', { afterId: filter.afterId });
+      if (filter.skuKey !== undefined) query.andWhere('p.sku_key = :skuKey', { skuKey: filter.skuKey });
+      if (filter.lowStock !== undefined) query.andWhere('p.low = :low', { low: filter.lowStock });
     }
-    if (filter.lowStock === true) query.andWhere(`${onHandSql} <= p.reorder_point`);
-    if (filter.lowStock === false) query.andWhere(`${onHandSql} > p.reorder_point`);
     const { entities, raw } = await query.getRawAndEntities<{ on_hand_total: string | number }>();
     return entities.map((product, i) => ({ product, onHand: Number(raw[i].on_hand_total) }));
+  }
+
+  /**
+   * The ids of a search's page, ascending: those whose SKU starts with it, merged with those whose name
+   * has every word of it at a word's start. Each side walks one term of product_terms in id order
+   * (the other words, the other filters and archived_at checked row by row, by key), so a page reads
+   * about `take` rows whatever the catalogue's size.
+   */
+  private async searchIds(filter: ProductFilter): Promise<number[]> {
+    const { sku, words } = searchTermsOf(filter.search!);
+    const others: string[] = ['p.archived_at IS NULL'];
+    const otherParams: unknown[] = [];
+    if (filter.skuKey !== undefined) {
+      others.push('p.sku_key = ?');
+      otherParams.push(filter.skuKey);
+    }
+    if (filter.lowStock !== undefined) {
+      others.push('p.low = ?');
+      otherParams.push(filter.lowStock ? 1 : 0);
+    }
+    const after = filter.afterId ?? 0;
+    const walk = async (term: string, alsoTerms: string[]): Promise<number[]> => {
+      const exists = alsoTerms.map(
+        (_, i) =>
+          `AND EXISTS (SELECT 1 FROM product_terms t${i} WHERE t${i}.term = ? AND t${i}.product_id = t.product_id)`,
+      );
+      const rows: { id: number }[] = await this.dataSource.query(
+        `SELECT t.product_id AS id FROM product_terms t JOIN products p ON p.id = t.product_id
+         WHERE t.term = ? AND t.product_id > ? ${exists.join(' ')} AND ${others.join(' AND ')}
+         ORDER BY t.product_id LIMIT ${filter.take}`,
+        [term, after, ...alsoTerms, ...otherParams],
+      );
+      return rows.map((r) => Number(r.id));
+    };
+    const sides: Promise<number[]>[] = [];
+    if (words.length) sides.push(walk(words[0], words.slice(1)));
+    if (sku && 'term' in sku) sides.push(walk(sku.term, []));
+    if (sku && 'like' in sku) {
+      // longer than any indexed prefix: few SKUs start so, found by the SKU's own index
+      sides.push(
+        this.dataSource
+          .query(
+            `SELECT p.id FROM products p WHERE p.sku_key LIKE ? ESCAPE '!' AND p.id > ? AND ${others.join(' AND ')} ORDER BY p.id LIMIT ${filter.take}`,
+            [sku.like, after, ...otherParams],
+          )
+          .then((rows: { id: number }[]) => rows.map((r) => Number(r.id))),
+      );
+    }
+    const ids = [...new Set((await Promise.all(sides)).flat())].sort((a, b) => a - b);
+    return ids.slice(0, filter.take);
+  }
+
+  /** A product's search terms, replacing any it had (its SKU never changes; its name may). */
+  async indexTerms(manager: EntityManager, product: Pick<Product, 'id' | 'sku' | 'name'>): Promise<void> {
+    await this.removeTerms(manager, product.id);
+    const rows = termsOf(product.sku, product.name).map((term) => ({ term, productId: product.id }));
+    for (let i = 0; i < rows.length; i += TERM_ROWS_PER_INSERT) {
+      await manager.insert(ProductTerm, rows.slice(i, i + TERM_ROWS_PER_INSERT));
+    }
+  }
+
+  /** An archived product is found by no search. */
+  async removeTerms(manager: EntityManager, productId: number): Promise<void> {
+    await manager.delete(ProductTerm, { productId });
+  }
+
+  /** For a stock write whose products crossed their reorder point: which are low now. */
+  setLow(changes: Map<number, boolean>): Statement {
+    const ids = [...changes.keys()];
+    return {
+      sql: `UPDATE products SET low = CASE id ${ids.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE id IN (${ids.map(() => '?').join(', ')})`,
+      params: [...ids.flatMap((id) => [id, changes.get(id) ? 1 : 0]), ...ids],
+    };
   }
 
   async insert(manager: EntityManager, product: Omit<Product, 'id'>): Promise<Product> {

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
 import { parseIfMatch } from '../../common/http/if-match';
@@ -62,7 +63,9 @@ export class ProductsService {
           createdAt: now,
           updatedAt: now,
           archivedAt: null,
+          low: true, // nothing available yet: at or below any reorder point
         });
+        await this.products.indexTerms(manager, product);
         const view = toProductView(product, 0);
         await this.audit.append(manager, auditEntry(ctx, 'product.create', 'product', product.id, null, view));
         // a new product starts low (nothing available), with no stock.low event
@@ -141,15 +144,16 @@ export class ProductsService {
         if (Object.keys(changes).length === 0) return toProductView(product, onHand);
         changes.version = product.version + 1;
         changes.updatedAt = new Date();
+        // stock writes lock the product first: none is in flight, the levels are as committed
+        const available = await this.availableOf(manager, id);
+        if (changes.reorderPoint !== undefined) changes.low = available <= changes.reorderPoint;
         await this.products.update(manager, id, changes);
+        if (changes.name !== undefined) await this.products.indexTerms(manager, { ...product, name: changes.name });
         const before = toProductView(product, onHand);
         const after = toProductView({ ...product, ...changes }, onHand);
         await this.audit.append(manager, auditEntry(ctx, 'product.update', 'product', id, before, after));
         const events = [productEvent('product.updated', { ...after, stock })];
         if (changes.reorderPoint !== undefined) {
-          // stock writes lock the product first: none is in flight, the levels are as committed
-          const { onHand: total, reserved } = await this.levels.lockedTotals(manager, id);
-          const available = total - reserved;
           const crossing = thresholdEvent(
             { productId: id, sku: product.sku, reorderPoint: changes.reorderPoint },
             { available, reorderPoint: product.reorderPoint },
@@ -161,6 +165,11 @@ export class ProductsService {
         return after;
       })
       .finally(() => this.sequencer.kick());
+  }
+
+  private async availableOf(manager: EntityManager, id: number): Promise<number> {
+    const { onHand, reserved } = await this.levels.lockedTotals(manager, id);
+    return onHand - reserved;
   }
 
   /** Archives, never erases: the SKU stays taken and the product's history stays readable. */
@@ -175,6 +184,7 @@ export class ProductsService {
       }
       const archivedAt = new Date();
       await this.products.update(manager, id, { archivedAt, updatedAt: archivedAt });
+      await this.products.removeTerms(manager, id);
       const before = toProductView(product, 0);
       await this.audit.append(manager, auditEntry(ctx, 'product.delete', 'product', id, before, null));
       const stock = await this.levels.byWarehouse(id, manager);

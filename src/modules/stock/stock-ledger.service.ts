@@ -245,6 +245,7 @@ export class StockLedgerService {
     const distinct = [...new Map(group.flatMap((p) => p.keys).map((k) => [levelKeyOf(k), k])).values()];
     const lockStarted = process.hrtime.bigint();
     const { created, totals, ...locked } = await this.lock(tx, group, distinct, now);
+    const lowBefore = new Map([...totals].map(([id, t]) => [id, t.available <= t.reorderPoint]));
     const lockWait = Number(process.hrtime.bigint() - lockStarted) / 1e9;
     this.metrics.lockWait.observe(lockWait);
     annotateSpan({ 'inventory.lock_wait_ms': lockWait * 1000 });
@@ -288,7 +289,15 @@ export class StockLedgerService {
       .filter((k) => touched.has(levelKeyOf(k)))
       .map((k) => ({ ...k, ...locked.levels.get(levelKeyOf(k))! }));
     const reservations = accepted.flatMap(({ planned }) => (planned.reservation ? [planned.reservation] : []));
+    // products whose low flag the group flips (it crossed the reorder point; a rare write does)
+    const lowNow = new Map(
+      [...totals].flatMap(([id, t]): [number, boolean][] => {
+        const low = t.available <= t.reorderPoint;
+        return low === lowBefore.get(id) ? [] : [[id, low]];
+      }),
+    );
     const before: Statement[] = [
+      ...(lowNow.size ? [this.productRows.setLow(lowNow)] : []),
       ...this.levelRows.setLevels(levels, now),
       ...this.reservationRows.close(reservations.filter((r) => !r.created).map(({ record }) => record)),
     ];

@@ -23,7 +23,7 @@ export class UpdateProductDto {
 }
 
 export class ListProductsQuery extends PageQuery {
-  @IsOptional() @IsString() @Length(1, 200) search?: string;
+  @IsOptional() @IsString() @Length(1, 100) search?: string;
   @IsOptional() @IsString() @Matches(SKU_PATTERN, { message: 'sku must be 1..64 of [A-Za-z0-9._-]' }) sku?: string;
   @IsOptional()
   @IsIn([true, false], { message: 'lowStock must be true or false' })

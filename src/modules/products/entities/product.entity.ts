@@ -3,6 +3,7 @@ import { TIMESTAMP } from '../../../database/columns';
 
 @Entity('products')
 @Index('UQ_products_sku_key', ['skuKey'], { unique: true })
+@Index('IDX_products_low', ['low', 'id'])
 export class Product {
   @PrimaryGeneratedColumn() id!: number;
   @Column({ type: 'varchar', length: 64 }) sku!: string;
@@ -16,4 +17,10 @@ export class Product {
   @Column({ name: 'created_at', ...TIMESTAMP }) createdAt!: Date;
   @Column({ name: 'updated_at', ...TIMESTAMP }) updatedAt!: Date;
   @Column({ name: 'archived_at', ...TIMESTAMP, nullable: true, default: null }) archivedAt!: Date | null;
+  /**
+   * Low: its total available (on hand less reserved, over all warehouses) is at most its reorder point.
+   * Kept by the writes that change either (stock writes when they cross it, a reorder-point change), so
+   * `lowStock=` reads an index instead of summing every product's levels.
+   */
+  @Column({ type: 'boolean', default: true }) low!: boolean;
 }
