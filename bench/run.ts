@@ -11,32 +11,12 @@ import { AddressInfo } from 'node:net';
 import { createConnection, createPool, Pool, RowDataPacket } from 'mysql2/promise';
 import { startServiceProcess, ServiceProcess } from '../test/support/service-process';
 import { loginTo } from '../test/support/service-client';
+import { CONNECTIONS, DURATION_S, Figures, fmt, POOL_SIZE, seed, server, service, SPREAD_SKUS } from './common';
 
-const CONNECTIONS = 64;
-const DURATION_S = Number(process.env.BENCH_DURATION ?? 12);
 const METRICS_DURATION_S = 6;
-const SPREAD_SKUS = 10_000;
-const POOL_SIZE = 20; // the service's default DB_POOL_SIZE
-const START_STOCK = 1_000_000_000_000;
-const server = {
-  host: process.env.TEST_DB_HOST ?? '127.0.0.1',
-  port: Number(process.env.TEST_DB_PORT ?? 3306),
-  user: process.env.TEST_DB_USER ?? 'root',
-  password: process.env.TEST_DB_PASSWORD ?? '',
-};
 const DB_NAME = 'inventory_bench_test';
 const EVENTS_DURATION_S = 6;
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-
-interface Figures {
-  ops: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
-const fmt = (f: Figures) =>
-  `${f.ops.toFixed(0).padStart(7)} ops/s  p50 ${f.p50.toFixed(1).padStart(6)} ms  p99 ${f.p99.toFixed(1).padStart(6)} ms  errors ${f.errors}`;
 
 /** The mean of runs of one scenario (errors summed). */
 const mean = (runs: Figures[]): Figures => ({
@@ -104,27 +84,6 @@ async function rawBaseline(
   return { ops: latencies.length / DURATION_S, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
 }
 
-async function service(url: string, token: string, pickProduct: () => number, duration = DURATION_S): Promise<Figures> {
-  const result = await autocannon({
-    url: `${url}/api/stock/out`,
-    connections: CONNECTIONS,
-    duration,
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    requests: [
-      {
-        setupRequest: (req) => ({ ...req, body: JSON.stringify({ productId: pickProduct(), quantity: 1 }) }),
-      },
-    ],
-  });
-  return {
-    ops: result['2xx'] / result.duration,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.non2xx + result.errors,
-  };
-}
-
 /**
  * The reservation flow over HTTP: each connection reserves 1 of a product and confirms it (two
  * requests, two stock writes); `ops` counts completed flows (confirms answered 201) per second.
@@ -164,29 +123,6 @@ async function reservations(url: string, token: string, pickProduct: () => numbe
     p99: result.latency.p99,
     errors: result.non2xx + result.errors,
   };
-}
-
-async function seed(pool: Pool): Promise<{ warehouseId: number; actorId: number }> {
-  const [[{ id: warehouseId }]] = await pool.query<RowDataPacket[]>("SELECT id FROM warehouses WHERE code = 'MAIN'");
-  const [[{ id: actorId }]] = await pool.query<RowDataPacket[]>("SELECT id FROM users WHERE username = 'admin'");
-  const now = new Date();
-  for (let first = 1; first <= SPREAD_SKUS; first += 1000) {
-    const ids = Array.from({ length: 1000 }, (_, i) => first + i);
-    await pool.query(
-      'INSERT INTO products (sku, sku_key, name, unit, reorder_point, version, created_at, updated_at) VALUES ?',
-      [ids.map((i) => [`BENCH-${i}`, `bench-${i}`, `Bench ${i}`, 'pcs', 0, 1, now, now])],
-    );
-  }
-  // every level starts from an IN movement, so reconcile holds after the run
-  await pool.query(
-    'INSERT INTO stock_levels (warehouse_id, product_id, on_hand, updated_at) SELECT ?, id, ?, ? FROM products',
-    [warehouseId, START_STOCK, now],
-  );
-  await pool.query(
-    "INSERT INTO stock_movements (type, product_id, warehouse_id, quantity, balance_after, actor_id, actor_username, created_at) SELECT 'IN', id, ?, ?, ?, ?, 'admin', ? FROM products",
-    [warehouseId, START_STOCK, START_STOCK, actorId, now],
-  );
-  return { warehouseId, actorId };
 }
 
 /** Stock writes committed so far and the transactions they took (the service's group-commit histogram). */
