@@ -214,6 +214,17 @@ async function main(): Promise<void> {
       console.log(`  metrics off             ${fmt(off)}`);
       console.log(`  on ÷ off                ${(on.ops / off.ops).toFixed(2)}  (target ≥ 0.95)`);
     }
+    if (!only || only === 'tracing') {
+      const tracing = await tracingCost(serviceEnv, svc, accessToken, hot);
+      console.log(
+        `\ntracing cost, hot SKU, 2 × ${METRICS_DURATION_S} s each, interleaved (OTLP/HTTP to a sink in this process)`,
+      );
+      console.log(`  tracing off             ${fmt(tracing.off)}`);
+      console.log(`  every request traced    ${fmt(tracing.all)}  (${tracing.spans} spans received)`);
+      console.log(`  1 in 10 traced          ${fmt(tracing.tenth)}`);
+      console.log(`  all ÷ off               ${(tracing.all.ops / tracing.off.ops).toFixed(2)}`);
+      console.log(`  1 in 10 ÷ off           ${(tracing.tenth.ops / tracing.off.ops).toFixed(2)}`);
+    }
     if (!only || only === 'events') {
       const events = await eventsAttached(serviceEnv, accessToken, hot, pool);
       console.log(`\nevents attached, hot SKU, 2 × ${EVENTS_DURATION_S} s each, interleaved, one process at a time`);
@@ -232,6 +243,52 @@ async function main(): Promise<void> {
     await svc?.stop();
     await pool.end();
   }
+}
+
+/**
+ * What tracing costs: the hot path on the untraced service beside two traced ones — every request traced,
+ * and one in ten (OTEL_TRACES_SAMPLER=parentbased_traceidratio) — exporting over OTLP/HTTP to a collector
+ * in this process that reads each batch and answers 200. Interleaved after a warm-up of each.
+ */
+async function tracingCost(
+  env: Record<string, string>,
+  untraced: ServiceProcess,
+  token: string,
+  pick: () => number,
+): Promise<{ off: Figures; all: Figures; tenth: Figures; spans: number }> {
+  let spans = 0;
+  const collector = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+    req.on('end', () => {
+      spans += body.split('"spanId"').length - 1;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+  const all = await startServiceProcess({ ...env, OTEL_EXPORTER_OTLP_ENDPOINT: endpoint });
+  const tenth = await startServiceProcess({
+    ...env,
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: '0.1',
+  });
+  const runs: Record<'off' | 'all' | 'tenth', Figures[]> = { off: [], all: [], tenth: [] };
+  try {
+    await service(all.url, token, pick, 3);
+    await service(tenth.url, token, pick, 3);
+    for (let round = 0; round < 2; round++) {
+      runs.off.push(await service(untraced.url, token, pick, METRICS_DURATION_S));
+      runs.all.push(await service(all.url, token, pick, METRICS_DURATION_S));
+      runs.tenth.push(await service(tenth.url, token, pick, METRICS_DURATION_S));
+    }
+  } finally {
+    await all.stop();
+    await tenth.stop();
+    collector.close();
+  }
+  return { off: mean(runs.off), all: mean(runs.all), tenth: mean(runs.tenth), spans };
 }
 
 /**
