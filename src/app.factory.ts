@@ -13,6 +13,7 @@ import { ApiError } from './common/errors/api-error';
 import { sendError } from './all-exceptions.filter';
 import { readAppConfig, TrustProxy } from './config/app.config';
 import { nameServerSpans } from './common/tracing/tracing';
+import { quietBootLogger } from './common/quiet-boot-logger';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -50,7 +51,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
     bufferLogs: true,
     bodyParser: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(quietBootLogger(app.get(Logger)));
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: any other body type is 415 rather than a string handed to validation
   fastify.removeContentTypeParser(['text/plain']);

@@ -2,7 +2,7 @@ import { Module, RequestMethod } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE, DiscoveryModule } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { serializeError } from './common/error-serializer';
-import { logDestination } from './common/log-destination';
+import { logDestination, prettyDestination } from './common/log-destination';
 import { AllExceptionsFilter } from './all-exceptions.filter';
 import { createValidationPipe } from './common/http/validation.pipe';
 import { MetricsModule } from './common/metrics/metrics.module';
@@ -26,28 +26,31 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
     AppConfigModule,
     LoggerModule.forRootAsync({
       inject: [TypedConfigService],
-      useFactory: (config: TypedConfigService) => ({
-        forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
-        pinoHttp: [
-          {
-            level: config.getOrThrow('app', { infer: true }).logLevel,
-            // Fastify already chose the id (the client's X-Request-Id or a new one)
-            genReqId: (req) => (req as { id?: string }).id ?? 'unknown',
-            redact: ['req.headers.authorization', 'req.headers.cookie', 'req.body.password'],
-            serializers: {
-              req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-                id: req.id,
-                method: req.method,
-                url: req.url,
-                remoteAddress: req.remoteAddress,
-              }),
-              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-              err: serializeError,
+      useFactory: (config: TypedConfigService) => {
+        const app = config.getOrThrow('app', { infer: true });
+        return {
+          forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
+          pinoHttp: [
+            {
+              level: app.logLevel,
+              // Fastify already chose the id (the client's X-Request-Id or a new one)
+              genReqId: (req) => (req as { id?: string }).id ?? 'unknown',
+              redact: ['req.headers.authorization', 'req.headers.cookie', 'req.body.password'],
+              serializers: {
+                req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
+                  id: req.id,
+                  method: req.method,
+                  url: req.url,
+                  remoteAddress: req.remoteAddress,
+                }),
+                res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+                err: serializeError,
+              },
             },
-          },
-          logDestination,
-        ],
-      }),
+            app.logFormat === 'pretty' ? prettyDestination() : logDestination,
+          ],
+        };
+      },
     }),
     MetricsModule,
     MetricsEndpointModule,

@@ -3,7 +3,8 @@ import { stopTracing } from './common/tracing/register';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from 'nestjs-pino';
 import { createApp } from './app.factory';
-import { flushLogs } from './common/log-destination';
+import { flushLogs, logDestination } from './common/log-destination';
+import { UsersService } from './modules/users/users.service';
 import { configLoaders, TypedConfigService } from './config';
 import { ConfigError } from './config/validate-config';
 import { ShutdownState } from './modules/health/shutdown-state';
@@ -59,12 +60,25 @@ async function bootstrap(): Promise<void> {
   const where =
     database.type === 'sqlite' ? `SQLite ${database.path}` : `MySQL ${database.host}:${database.port}/${database.name}`;
   const admin = config.getOrThrow('auth', { infer: true }).adminUsername;
-  app
-    .get(Logger)
-    .log(
-      `Inventory service listening on ${url} (${where}). Log in: curl -X POST ${url}/api/auth/login -H 'Content-Type: application/json' -d '{"username":"${admin}","password":"<password>"}'`,
-      'Bootstrap',
+  const login = `curl -X POST ${url}/api/auth/login -H 'Content-Type: application/json' -d '{"username":"${admin}","password":"<password>"}'`;
+  app.get(Logger).log(`Inventory service listening on ${url} (${where}). Log in: ${login}`, 'Bootstrap');
+  const { logFormat, openApi } = config.getOrThrow('app', { infer: true });
+  if (logFormat === 'pretty') {
+    const password = app.get(UsersService).generatedAdminPassword;
+    logDestination.write(
+      [
+        '',
+        `  Inventory service ready: ${url}  (${where})`,
+        ...(openApi ? [`  API docs:  ${url}/docs`] : []),
+        password
+          ? `  Admin:     ${admin} / ${password}   (generated now and shown only once: change it)`
+          : `  Admin:     ${admin}`,
+        `  Log in:    ${login}`,
+        '',
+        '',
+      ].join('\n'),
     );
+  }
 }
 
 void bootstrap();

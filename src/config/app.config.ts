@@ -9,6 +9,7 @@ class AppEnv {
   @IsOptional() @IsInt() @Min(0) @Max(65535) PORT?: number;
   @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
   @IsOptional() @IsIn(LOG_LEVELS) LOG_LEVEL?: (typeof LOG_LEVELS)[number];
+  @IsOptional() @IsIn(['json', 'pretty']) LOG_FORMAT?: 'json' | 'pretty';
   @IsOptional() @IsIn(['true', 'false']) OPENAPI_ENABLED?: string;
   @IsOptional() @IsIn(['true', 'false']) METRICS_ENABLED?: string;
   @IsOptional() @IsString() TRUST_PROXY?: string;
@@ -42,6 +43,8 @@ export interface AppConfig {
   port: number;
   production: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** JSON lines, or human-readable lines (the default on a terminal). */
+  logFormat: 'json' | 'pretty';
   /** /docs and /docs-json: on outside production, opt-in there. */
   openApi: boolean;
   /** Per-request HTTP metrics (on by default; off only to measure what they cost). */
@@ -61,6 +64,7 @@ export function readAppConfig(): AppConfig {
     port: env.PORT ?? 3000,
     production: env.NODE_ENV === 'production',
     logLevel: env.LOG_LEVEL ?? 'info',
+    logFormat: env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
     httpMetrics: env.METRICS_ENABLED !== 'false',
     openApi: env.OPENAPI_ENABLED !== undefined ? env.OPENAPI_ENABLED === 'true' : env.NODE_ENV !== 'production',
     trustProxy: parseTrustProxy(env.TRUST_PROXY),

@@ -22,6 +22,8 @@ export interface TokenUser extends AuthUser {
 @Injectable()
 export class UsersService implements OnApplicationBootstrap {
   private readonly logger = new Logger(UsersService.name);
+  /** The admin's password when this start generated it (no users, no ADMIN_PASSWORD): the start banner shows it once. */
+  generatedAdminPassword: string | null = null;
   private readonly tokenUsers = new Map<number, { expires: number; user: Promise<TokenUser | null> }>();
 
   constructor(
@@ -58,6 +60,7 @@ export class UsersService implements OnApplicationBootstrap {
     if (auth.adminPassword) {
       this.logger.log(`Created admin user "${auth.adminUsername}" with the password from ADMIN_PASSWORD`);
     } else {
+      this.generatedAdminPassword = password;
       this.logger.warn(
         `Created admin user "${auth.adminUsername}" with generated password: ${password} (shown once; change it with PATCH /api/users/:id)`,
       );
