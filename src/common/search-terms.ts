@@ -9,12 +9,13 @@
 /** Prefixes longer than this are not indexed: a longer search word matches on its first 32 characters. */
 export const TERM_PREFIX_MAX = 32;
 
-/** Lower case without accents: "Électro-Ménager" → "electro-menager" (ß → ss, ﬁ → fi by NFKD and case folding). */
+/** Lower case without accents: "Électro-Ménager" → "electro-menager"; ﬁ → fi (NFKD), ß → ss (as upper case spells it). */
 export function foldText(text: string): string {
   return text
     .normalize('NFKD')
     .replace(/\p{M}+/gu, '')
     .toLowerCase()
+    .replace(/ß/g, 'ss')
     .normalize('NFKC');
 }
 
