@@ -6,7 +6,11 @@
  * figures do not.
  */
 import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AddressInfo } from 'node:net';
 import { createConnection, createPool, Pool, RowDataPacket } from 'mysql2/promise';
 import { startServiceProcess, ServiceProcess } from '../test/support/service-process';
@@ -166,8 +170,20 @@ async function main(): Promise<void> {
     const spread = () => 1 + Math.floor(Math.random() * SPREAD_SKUS);
 
     const only = process.env.BENCH_ONLY; // e.g. BENCH_ONLY=events runs that scenario alone
+    if (!only || only === 'start') {
+      const start = await coldStarts();
+      console.log(
+        `\ncold start to /health/ready 200, first run on a new SQLite file (migrations, admin created), 3 runs`,
+      );
+      console.log(
+        `  service                 median ${start.service.toFixed(0)} ms  (runs ${start.runs.map((r) => r.toFixed(0)).join(', ')})  (target ≤ 1500)`,
+      );
+      console.log(`  bare Fastify process    median ${start.bare.toFixed(0)} ms  (the floor on this machine)`);
+    }
+    const rssIdle = rssOf(svc.child.pid!);
     if (!only) {
       const rows: [string, Figures, Figures, number, Figures, number][] = [];
+      let rssPeak = rssIdle;
       /** Writes per transaction over what `run` did (the service's group-commit histogram). */
       const perTransaction = async (run: () => Promise<Figures>): Promise<[Figures, number]> => {
         const before = await groupWrites(svc!.url, accessToken);
@@ -180,7 +196,10 @@ async function main(): Promise<void> {
         [`${SPREAD_SKUS} SKUs`, spread],
       ] as const) {
         const raw = await rawBaseline(pool, pick, warehouseId, actorId);
-        const [http, grouped] = await perTransaction(() => service(svc!.url, accessToken, pick));
+        const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, rssOf(svc!.child.pid!))), 200);
+        const [http, grouped] = await perTransaction(() => service(svc!.url, accessToken, pick)).finally(() =>
+          clearInterval(sampler),
+        );
         const [held, heldGrouped] = await perTransaction(() => reservations(svc!.url, accessToken, pick));
         rows.push([name, raw, http, grouped, held, heldGrouped]);
       }
@@ -195,6 +214,9 @@ async function main(): Promise<void> {
         );
         console.log(`  flows ÷ plain out       ${(held.ops / http.ops).toFixed(2)}  (a flow is two stock writes)`);
       }
+      console.log(
+        `\nservice memory (RSS): ${(rssIdle / 2 ** 20).toFixed(0)} MB idle after start, ${(rssPeak / 2 ** 20).toFixed(0)} MB at most under the stock-out load (target ≤ 250)`,
+      );
       // what the per-request HTTP metrics cost: the hot path with them on and off, interleaved (on, off,
       // on, off) after a warm-up of the fresh process, so neither side gets the warmer machine
       const withoutMetrics = await startServiceProcess({ ...serviceEnv, METRICS_ENABLED: 'false' });
@@ -243,6 +265,67 @@ async function main(): Promise<void> {
     await svc?.stop();
     await pool.end();
   }
+}
+
+/** A process's resident memory in bytes (Linux). */
+function rssOf(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
+/** Milliseconds from spawning `args` until GET `url` answers 200 (polled every 10 ms); the process is then stopped. */
+async function timeToReady(args: string[], env: Record<string, string>, url: string): Promise<number> {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: 'ignore' });
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`);
+      const ok = await fetch(url).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ok) return Number(process.hrtime.bigint() - started) / 1e6;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+}
+
+/**
+ * Cold starts of the built service on SQLite, each on a new database file — the first run a new user
+ * sees: migrations, the admin's password hashed — beside a bare Fastify process answering one route
+ * (what Node and the machine cost before any of the service).
+ */
+async function coldStarts(): Promise<{ service: number; bare: number; runs: number[] }> {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const port = 3000 + Math.floor(Math.random() * 20000);
+  const runs: number[] = [];
+  const bare: number[] = [];
+  const bareServer = `require('fastify')().get('/ready', async () => 'ok').listen({ port: ${port}, host: '127.0.0.1' })`;
+  for (let i = 0; i < 3; i++) {
+    const folder = mkdtempSync(join(tmpdir(), 'inventory-start-'));
+    try {
+      runs.push(
+        await timeToReady(
+          ['--max-semi-space-size=32', 'dist/src/main.js'],
+          {
+            DB_TYPE: 'sqlite',
+            DB_PATH: join(folder, 'inventory.sqlite'),
+            PORT: String(port),
+            LOG_FORMAT: 'json',
+            NODE_ENV: 'development',
+          },
+          `http://127.0.0.1:${port}/health/ready`,
+        ),
+      );
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+    bare.push(await timeToReady(['-e', bareServer], {}, `http://127.0.0.1:${port}/ready`));
+  }
+  return { service: median(runs), bare: median(bare), runs };
 }
 
 /**
