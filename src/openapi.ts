@@ -19,6 +19,7 @@ const ROUTE_ERRORS: Record<string, ErrorCode[]> = {
   'DELETE /api/products/{id}': ['NOT_FOUND', 'PRODUCT_HAS_STOCK'],
   'GET /api/stock': ['NOT_FOUND'],
   'GET /api/stock/movements': ['NOT_FOUND'],
+  'GET /api/stock/movements/export.csv': ['NOT_FOUND'],
   'GET /api/stock/reservations': ['NOT_FOUND'],
   'GET /api/stock/reservations/{id}': ['NOT_FOUND'],
   ...Object.fromEntries(

@@ -53,11 +53,13 @@ export class ProductsController {
       "return gets a leading ' (no formulas in spreadsheets); numbers are written as they are. A failure after " +
       'the first bytes cuts the transfer short instead of answering an error body.',
   })
-  @ApiProduces(CSV_CONTENT_TYPE)
+  @ApiProduces('text/csv')
   @ApiOkResponse({
     description: 'The CSV file, as an attachment named products.csv',
-    content: { [CSV_CONTENT_TYPE]: { schema: { type: 'string', example: `${PRODUCT_CSV_COLUMNS.join(',')}\r\n` } } },
-    headers: { 'Content-Disposition': { description: 'attachment; filename="products.csv"', schema: { type: 'string' } } },
+    content: { 'text/csv': { schema: { type: 'string', example: `${PRODUCT_CSV_COLUMNS.join(',')}\r\n` } } },
+    headers: {
+      'Content-Disposition': { description: 'attachment; filename="products.csv"', schema: { type: 'string' } },
+    },
   })
   async exportCsv(@ReqContext() ctx: RequestContext, @Query() query: ExportProductsQuery): Promise<StreamableFile> {
     const csv = await this.productsExport.stream(query, ctx.requestId);

@@ -6,6 +6,7 @@ import { WarehousesModule } from '../warehouses/warehouses.module';
 import { IdempotencyRepository } from './idempotency.repository';
 import { IdempotencyService } from './idempotency.service';
 import { StockLevelsModule } from './levels/stock-levels.module';
+import { MovementsExport } from './movements-export';
 import { ReconcileSchedule } from './reconcile-schedule.service';
 import { StockLedgerService } from './stock-ledger.service';
 import { ReservationExpiry } from './reservations/reservation-expiry.service';
@@ -29,6 +30,7 @@ import { StockService } from './stock.service';
     ReservationsRepository,
     ReservationExpiry,
     ReconcileSchedule,
+    MovementsExport,
   ],
   exports: [StockService],
 })

@@ -63,6 +63,8 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   private fanOutDue = true;
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
+  /** Opened secrets by their sealed form: unsealing (AES-GCM) once per webhook, not once per delivery. */
+  private readonly secrets = new Map<string, string>();
 
   constructor(
     private readonly deliveries: WebhooksRepository,
@@ -248,8 +250,13 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   }
 
   private secretOf(webhook: Target): string {
+    const known = this.secrets.get(webhook.sealedSecret);
+    if (known !== undefined) return known;
     try {
-      return this.security.box.open(webhook.sealedSecret);
+      const secret = this.security.box.open(webhook.sealedSecret);
+      if (this.secrets.size >= 1000) this.secrets.clear(); // webhooks come and go: never grows without bound
+      this.secrets.set(webhook.sealedSecret, secret);
+      return secret;
     } catch {
       throw new Error(
         'the signing secret cannot be unsealed: WEBHOOK_SECRET_KEY (or JWT_SECRET) changed since it was made',
