@@ -77,13 +77,15 @@ export class StockRepository {
     };
   }
 
-  /** Newest first (id descending): stable under inserts, which only ever add newer ids. */
+  /**
+   * Newest first (id descending): stable under inserts, which only ever add newer ids. The page is read
+   * from the ledger alone (an index gives it in id order, whatever the filter), then its SKUs and
+   * warehouse codes by key: joined in one query, MySQL's planner would start from the small tables and
+   * sort every movement below the cursor, per page.
+   */
   async listMovements(filter: MovementFilter): Promise<MovementRow[]> {
     const query = this.dataSource.manager
       .createQueryBuilder(StockMovement, 'm')
-      .innerJoin('products', 'p', 'p.id = m.product_id')
-      .innerJoin('warehouses', 'w', 'w.id = m.warehouse_id')
-      .addSelect(['p.sku AS m_sku', 'w.code AS m_warehouse'])
       .orderBy('m.id', 'DESC')
       .limit(filter.take);
     if (filter.beforeId !== null) query.andWhere('m.id < :beforeId', { beforeId: filter.beforeId });
@@ -94,8 +96,29 @@ export class StockRepository {
     if (filter.type !== undefined) query.andWhere('m.type = :type', { type: filter.type });
     if (filter.from !== undefined) query.andWhere('m.created_at >= :from', { from: filter.from });
     if (filter.to !== undefined) query.andWhere('m.created_at <= :to', { to: filter.to });
-    const { entities, raw } = await query.getRawAndEntities<{ m_sku: string; m_warehouse: string }>();
-    return entities.map((m, i) => ({ ...m, sku: raw[i].m_sku, warehouse: raw[i].m_warehouse }));
+    const movements = await query.getMany();
+    if (!movements.length) return [];
+    const names = async (table: 'products' | 'warehouses', column: 'sku' | 'code', ids: number[]) => {
+      const unique = [...new Set(ids)];
+      const rows: { id: number; name: string }[] = await this.dataSource.query(
+        `SELECT id, ${column} AS name FROM ${table} WHERE id IN (${unique.map(() => '?').join(', ')})`,
+        unique,
+      );
+      return new Map(rows.map((r) => [Number(r.id), r.name]));
+    };
+    const [skus, codes] = await Promise.all([
+      names(
+        'products',
+        'sku',
+        movements.map((m) => m.productId),
+      ),
+      names(
+        'warehouses',
+        'code',
+        movements.map((m) => m.warehouseId),
+      ),
+    ]);
+    return movements.map((m) => ({ ...m, sku: skus.get(m.productId)!, warehouse: codes.get(m.warehouseId)! }));
   }
 
   /**

@@ -10,6 +10,7 @@ export type AdjustReason = (typeof ADJUST_REASONS)[number];
 @Entity('stock_movements')
 @Index('IDX_stock_movements_level', ['productId', 'warehouseId', 'id'])
 @Index('IDX_stock_movements_warehouse', ['warehouseId', 'id'])
+@Index('IDX_stock_movements_product', ['productId', 'id'])
 @Index('IDX_stock_movements_created', ['createdAt'])
 export class StockMovement {
   @PrimaryGeneratedColumn() id!: number;
