@@ -3,7 +3,7 @@
  * stock-out load (POST /api/stock/out through the service over HTTP at 64 connections).
  */
 import autocannon from 'autocannon';
-import { Pool, RowDataPacket } from 'mysql2/promise';
+import { createConnection, Pool, RowDataPacket } from 'mysql2/promise';
 
 export const CONNECTIONS = 64;
 export const DURATION_S = Number(process.env.BENCH_DURATION ?? 12);
@@ -74,4 +74,43 @@ export async function seed(pool: Pool): Promise<{ warehouseId: number; actorId: 
     [warehouseId, START_STOCK, START_STOCK, actorId, now],
   );
   return { warehouseId, actorId };
+}
+
+/** A new, empty database of that name on the bench's server (dropped first if a run left it). */
+export async function freshDatabase(name: string): Promise<void> {
+  const admin = await createConnection(server);
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS \`${name}\``);
+    await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4`);
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  const admin = await createConnection(server);
+  await admin.query(`DROP DATABASE IF EXISTS \`${name}\``).finally(() => admin.end());
+}
+
+/**
+ * The service's environment in every benchmark: production mode on MySQL/MariaDB `database`, the
+ * default pool, the admin with `password`, no rate limit (one user sends everything; the default
+ * limit would cap it at 100/s).
+ */
+export function benchServiceEnv(database: string, password: string): Record<string, string> {
+  return {
+    DB_TYPE: 'mysql',
+    DB_HOST: server.host,
+    DB_PORT: String(server.port),
+    DB_USER: server.user,
+    DB_PASSWORD: server.password,
+    DB_NAME: database,
+    DB_POOL_SIZE: String(POOL_SIZE),
+    ADMIN_USERNAME: 'admin',
+    ADMIN_PASSWORD: password,
+    JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0123',
+    RATE_LIMIT_PER_MINUTE: '0',
+    NODE_ENV: 'production',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', // info: a start is recognised by its 'listening' line
+  };
 }

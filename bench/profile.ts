@@ -12,14 +12,25 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { SourceMap, SourceMapPayload } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createConnection, createPool } from 'mysql2/promise';
+import { createPool } from 'mysql2/promise';
 import { loginTo } from '../test/support/service-client';
+import { freePort } from '../test/support/service-process';
 import { within } from '../test/support/wait';
-import { CONNECTIONS, Figures, fmt, POOL_SIZE, seed, server, service } from './common';
+import {
+  benchServiceEnv,
+  CONNECTIONS,
+  dropDatabase,
+  Figures,
+  fmt,
+  freshDatabase,
+  POOL_SIZE,
+  seed,
+  server,
+  service,
+} from './common';
 
 const DB_NAME = 'inventory_profile_test';
 const DURATION_S = Number(process.env.PROFILE_DURATION ?? 10);
@@ -272,16 +283,6 @@ function report(profile: CpuProfile, figures: Figures): string {
 // ---------------------------------------------------------------------------------------------------
 // The run
 
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => done(port));
-    });
-    probe.on('error', fail);
-  });
-}
-
 /**
  * The built service as its own process, as test/support/service-process.ts starts it, plus the CPU
  * profiler: `--cpu-prof` is not allowed in NODE_OPTIONS, so it goes on the command line.
@@ -328,26 +329,10 @@ async function main(): Promise<void> {
   if (!(DURATION_S > 0)) {
     throw new Error(`PROFILE_DURATION must be a number of seconds, not ${process.env.PROFILE_DURATION}`);
   }
-  const admin = await createConnection(server);
-  await admin.query(`DROP DATABASE IF EXISTS \`${DB_NAME}\``);
-  await admin.query(`CREATE DATABASE \`${DB_NAME}\` CHARACTER SET utf8mb4`);
+  await freshDatabase(DB_NAME);
   const password = 'profile-admin-password';
-  // the bench's service environment (bench/run.ts)
-  const serviceEnv = {
-    DB_TYPE: 'mysql',
-    DB_HOST: server.host,
-    DB_PORT: String(server.port),
-    DB_USER: server.user,
-    DB_PASSWORD: server.password,
-    DB_NAME,
-    DB_POOL_SIZE: String(POOL_SIZE),
-    ADMIN_USERNAME: 'admin',
-    ADMIN_PASSWORD: password,
-    JWT_SECRET: 'profile-secret-profile-secret-profile-0123',
-    RATE_LIMIT_PER_MINUTE: '0', // one user; the default limit would cap it at 100/s
-    NODE_ENV: 'production',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-  };
+  const serviceEnv = benchServiceEnv(DB_NAME, password);
+
   const pool = createPool({ ...server, database: DB_NAME, connectionLimit: POOL_SIZE, timezone: 'Z' });
   let svc: Awaited<ReturnType<typeof startProfiledService>> | undefined;
   let figures: Figures;
@@ -371,8 +356,7 @@ async function main(): Promise<void> {
   } finally {
     await svc?.stop();
     await pool.end();
-    await admin.query(`DROP DATABASE IF EXISTS \`${DB_NAME}\``);
-    await admin.end();
+    await dropDatabase(DB_NAME);
   }
 
   const rawFile = join(outDir, 'service.cpuprofile');

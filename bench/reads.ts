@@ -11,7 +11,7 @@
 import { createConnection } from 'mysql2/promise';
 import { loginTo } from '../test/support/service-client';
 import { startServiceProcess } from '../test/support/service-process';
-import { server } from './common';
+import { benchServiceEnv, freshDatabase, server } from './common';
 
 const SIZES = (process.env.READS_SIZES ?? '10000,1000000').split(',').map(Number);
 const REQUESTS = Number(process.env.READS_REQUESTS ?? 200);
@@ -121,24 +121,8 @@ async function main(): Promise<void> {
   const results = new Map<number, Map<string, { p50: number; p99: number; items: number }>>();
   for (const size of SIZES) {
     const database = `inventory_reads_${size}_test`;
-    const admin = await createConnection(server);
-    await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
-    await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4`);
-    await admin.end();
-    const env = {
-      DB_TYPE: 'mysql',
-      DB_HOST: server.host,
-      DB_PORT: String(server.port),
-      DB_USER: server.user,
-      DB_PASSWORD: server.password,
-      DB_NAME: database,
-      ADMIN_USERNAME: 'admin',
-      ADMIN_PASSWORD: password,
-      JWT_SECRET: 'reads-secret-reads-secret-reads-secret-0123',
-      RATE_LIMIT_PER_MINUTE: '0',
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'info', // the start is recognised by its 'listening' line
-    };
+    await freshDatabase(database);
+    const env = benchServiceEnv(database, password);
     console.log(`\n${size.toLocaleString('en')} products`);
     let svc = await startServiceProcess(env); // creates the schema
     await svc.stop();

@@ -12,10 +12,22 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AddressInfo } from 'node:net';
-import { createConnection, createPool, Pool, RowDataPacket } from 'mysql2/promise';
+import { createPool, Pool, RowDataPacket } from 'mysql2/promise';
 import { startServiceProcess, ServiceProcess } from '../test/support/service-process';
 import { loginTo } from '../test/support/service-client';
-import { CONNECTIONS, DURATION_S, Figures, fmt, POOL_SIZE, seed, server, service, SPREAD_SKUS } from './common';
+import {
+  benchServiceEnv,
+  CONNECTIONS,
+  DURATION_S,
+  Figures,
+  fmt,
+  freshDatabase,
+  POOL_SIZE,
+  seed,
+  server,
+  service,
+  SPREAD_SKUS,
+} from './common';
 
 const METRICS_DURATION_S = 6;
 const DB_NAME = 'inventory_bench_test';
@@ -140,26 +152,9 @@ async function groupWrites(url: string, token: string): Promise<{ writes: number
 }
 
 async function main(): Promise<void> {
-  const admin = await createConnection(server);
-  await admin.query(`DROP DATABASE IF EXISTS \`${DB_NAME}\``);
-  await admin.query(`CREATE DATABASE \`${DB_NAME}\` CHARACTER SET utf8mb4`);
-  await admin.end();
+  await freshDatabase(DB_NAME);
   const password = 'bench-admin-password';
-  const serviceEnv = {
-    DB_TYPE: 'mysql',
-    DB_HOST: server.host,
-    DB_PORT: String(server.port),
-    DB_USER: server.user,
-    DB_PASSWORD: server.password,
-    DB_NAME,
-    DB_POOL_SIZE: String(POOL_SIZE),
-    ADMIN_USERNAME: 'admin',
-    ADMIN_PASSWORD: password,
-    JWT_SECRET: 'bench-secret-bench-secret-bench-secret-0123',
-    RATE_LIMIT_PER_MINUTE: '0', // the bench is one user; the default limit would cap it at 100/s
-    NODE_ENV: 'production',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-  };
+  const serviceEnv = benchServiceEnv(DB_NAME, password);
   let svc: ServiceProcess | undefined;
   const pool = createPool({ ...server, database: DB_NAME, connectionLimit: POOL_SIZE, timezone: 'Z' });
   try {
