@@ -423,6 +423,15 @@ describe('Warehouses and Products (contract)', () => {
     });
 
     describe('POST /api/products', () => {
+      it('creates many products at once, each found by search (their index rows never deadlock)', async () => {
+        const tag = `many${next()}x`;
+        const made = await Promise.all(
+          Array.from({ length: 24 }, (_, i) => createProduct({ sku: `${tag}-${i}`, name: `${tag} Widget ${i}` })),
+        );
+        const found = await walk<ProductView>('/api/products', { search: `${tag} wid` }, 200);
+        expect(sortNumbers(found.items.map((p) => p.id))).toEqual(sortNumbers(made.map((p) => p.id)));
+      });
+
       it('answers 201 with every contract field and the defaults, and GET by id agrees', async () => {
         const sku = `Def-${next()}`;
         const before = Date.now();

@@ -19,7 +19,7 @@ import { UsersService } from '../modules/users/users.service';
 export class CliError extends Error {}
 
 /** Changes made from the CLI are audited as the operating-system user who ran it. */
-function cliContext(): RequestContext {
+export function cliContext(): RequestContext {
   return {
     user: { id: 0, username: `cli:${userInfo().username}`, role: 'admin' },
     requestId: `cli-${Date.now()}`,

@@ -1,3 +1,4 @@
+import { ConsoleLogger } from '@nestjs/common';
 import { CommandFactory } from 'nest-commander';
 import { uniqueViolation } from '../all-exceptions.filter';
 import { configLoaders } from '../config';
@@ -19,7 +20,8 @@ async function bootstrap(): Promise<void> {
   }
   await CommandFactory.run(CliModule, {
     cliName: 'inventory',
-    logger: ['error', 'warn'],
+    // colours only on a terminal: a command's output redirected to a log file holds no control characters
+    logger: new ConsoleLogger({ logLevels: ['error', 'warn'], colors: process.stdout.isTTY === true }),
     serviceErrorHandler: fail,
     errorHandler: (error: Error & { exitCode?: number; code?: string }) => {
       // commander's own exits (--help, --version) are not failures

@@ -148,9 +148,17 @@ export class ProductsRepository {
     return ids.slice(0, filter.take);
   }
 
-  /** A product's search terms, replacing any it had (its SKU never changes; its name may). */
-  async indexTerms(manager: EntityManager, product: Pick<Product, 'id' | 'sku' | 'name'>): Promise<void> {
-    await this.removeTerms(manager, product.id);
+  /**
+   * A product's search terms. `replacing`: it had some (a renamed product; its SKU never changes). A new
+   * product has none to delete — and deleting nothing would take a gap lock at the index's end that
+   * makes concurrent creates deadlock on MySQL.
+   */
+  async indexTerms(
+    manager: EntityManager,
+    product: Pick<Product, 'id' | 'sku' | 'name'>,
+    replacing: boolean,
+  ): Promise<void> {
+    if (replacing) await this.removeTerms(manager, product.id);
     const rows = termsOf(product.sku, product.name).map((term) => ({ term, productId: product.id }));
     for (let i = 0; i < rows.length; i += TERM_ROWS_PER_INSERT) {
       await manager.insert(ProductTerm, rows.slice(i, i + TERM_ROWS_PER_INSERT));

@@ -65,7 +65,7 @@ export class ProductsService {
           archivedAt: null,
           low: true, // nothing available yet: at or below any reorder point
         });
-        await this.products.indexTerms(manager, product);
+        await this.products.indexTerms(manager, product, false);
         const view = toProductView(product, 0);
         await this.audit.append(manager, auditEntry(ctx, 'product.create', 'product', product.id, null, view));
         // a new product starts low (nothing available), with no stock.low event
@@ -148,7 +148,8 @@ export class ProductsService {
         const available = await this.availableOf(manager, id);
         if (changes.reorderPoint !== undefined) changes.low = available <= changes.reorderPoint;
         await this.products.update(manager, id, changes);
-        if (changes.name !== undefined) await this.products.indexTerms(manager, { ...product, name: changes.name });
+        if (changes.name !== undefined)
+          await this.products.indexTerms(manager, { ...product, name: changes.name }, true);
         const before = toProductView(product, onHand);
         const after = toProductView({ ...product, ...changes }, onHand);
         await this.audit.append(manager, auditEntry(ctx, 'product.update', 'product', id, before, after));

@@ -1,0 +1,299 @@
+import { Injectable } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { Readable } from 'node:stream';
+import { RequestContext } from '../../common/decorators/auth.decorators';
+import { ApiError } from '../../common/errors/api-error';
+import { TypedConfigService } from '../../config';
+import { CreateProductDto, ProductDetailView, UpdateProductDto } from '../products/dto/product.dto';
+import { ProductsRepository } from '../products/products.repository';
+import { ProductsService } from '../products/products.service';
+import { AdjustDto } from '../stock/dto/stock.dto';
+import { StockService } from '../stock/stock.service';
+import { WarehousesService } from '../warehouses/warehouses.service';
+import { csvLines, FieldErrors, ImportLine, importNote, validateLine } from './import-lines';
+
+/** Lines read, validated and then applied together: one SKU lookup per chunk, errors reported in line order. */
+export const IMPORT_CHUNK_LINES = 500;
+/** Connections a pool keeps for others while an import reads: the ledger's commit groups and the event sequencer. */
+const POOL_RESERVE = 5;
+const MAX_READERS = 32;
+
+export interface ImportOptions {
+  /** Validate everything, write nothing. */
+  dryRun: boolean;
+  /** Named in the note of each COUNT adjustment. */
+  fileName: string;
+}
+
+/** What an import did, or in a dry run would do, so far. */
+export interface ImportCounts {
+  lines: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  /** COUNT adjustments: levels set to the file's onHand (a level that already holds it is left alone). */
+  counted: number;
+  /** Lines with an error; a line whose product was written but whose count failed is counted in both. */
+  failed: number;
+}
+
+export interface ImportObserver {
+  /** A line refused, or whose product or stock could not be written; called in line order. */
+  refused(line: number, errors: FieldErrors): void;
+  /** After each chunk; `bytes` of the file are behind the lines done. */
+  progress(counts: ImportCounts, bytes: number): void;
+}
+
+interface Refusal {
+  line: number;
+  errors: FieldErrors;
+}
+
+/** One line's refusal: reported with its line number, the import goes on. */
+class LineRefused extends Error {
+  constructor(readonly refusal: Refusal) {
+    super('line refused');
+  }
+}
+
+const refuse = (line: number, field: string, message: string) =>
+  new LineRefused({ line, errors: { [field]: [message] } });
+
+/** A service's refusal of one line's write (4xx) as that line's error; anything else stops the import. */
+function refusalOf(error: unknown, line: number, field: string, suffix = ''): LineRefused {
+  if (error instanceof LineRefused) return error;
+  if (!(error instanceof ApiError) || error.status >= 500) throw error;
+  const fields = error.code === 'VALIDATION_FAILED' ? (error.details?.fields as FieldErrors | undefined) : undefined;
+  return new LineRefused({ line, errors: fields ?? { [field]: [`${error.message}${suffix}`] } });
+}
+
+/** What a line will do, decided from the product as stored before anything is written. */
+interface Plan {
+  line: ImportLine;
+  product: 'created' | 'updated' | 'unchanged';
+  productId?: number;
+  /** The product as read, for an update's If-Match. */
+  version?: number;
+  changes?: ImportLine['product'];
+  /** A COUNT adjustment to make: the level differs from the file's onHand. */
+  count?: { warehouse: string; onHand: number };
+}
+
+/** The fields of `wanted` whose values differ from the product's. */
+function changesOf(product: ProductDetailView, wanted: ImportLine['product']): ImportLine['product'] {
+  return Object.fromEntries(
+    Object.entries(wanted).filter(([field, value]) => product[field as keyof typeof wanted] !== value),
+  );
+}
+
+/**
+ * Runs `work` over `items`, `limit` at a time. A LineRefused joins `refused`; any other error stops
+ * the remaining items and is thrown once those running have settled.
+ */
+async function eachConcurrently<T>(
+  items: T[],
+  limit: number,
+  refused: Refusal[],
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (!failure && next < items.length) {
+      const index = next++;
+      try {
+        await work(items[index], index);
+      } catch (error) {
+        if (error instanceof LineRefused) refused.push(error.refusal);
+        else failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+  if (failure) throw failure.error;
+}
+
+/**
+ * Imports products from CSV (import-lines.ts says what a line may hold): creates the SKUs that do not
+ * exist and updates those that differ, through ProductsService as POST and PATCH /api/products do, then
+ * sets opening stock by a COUNT adjustment through StockService.adjust, the write path of POST
+ * /api/stock/adjust. A line that matches what is stored writes nothing, so the same file imported twice
+ * changes nothing the second time. Lines are validated as the HTTP API validates bodies; a bad line is
+ * reported by number and the rest goes on.
+ */
+@Injectable()
+export class ProductImportService {
+  /** Lines read at once: reads take no locks. */
+  private readonly readers: number;
+  /**
+   * Product writes at once. One: ProductsService indexes a product's search terms by deleting its old
+   * ones first, and on MariaDB two creates' deletes both lock the gap at the end of product_terms' index,
+   * then each waits on the other's insert (a deadlock; retried, until the retries run out at 503).
+   */
+  private readonly productWriters = 1;
+
+  constructor(
+    private readonly products: ProductsService,
+    private readonly productRows: ProductsRepository,
+    private readonly stock: StockService,
+    private readonly warehouses: WarehousesService,
+    config: TypedConfigService,
+  ) {
+    const db = config.getOrThrow('database', { infer: true });
+    this.readers = db.type === 'mysql' ? Math.min(MAX_READERS, Math.max(1, db.poolSize - POOL_RESERVE)) : 1;
+  }
+
+  /**
+   * Reads `input` as a stream, one chunk of lines at a time (memory holds a chunk, and the SKUs seen so
+   * far to refuse a repeated one). Throws ImportFileError for a bad header, and stops on anything that is
+   * not one line's fault (the database gone): `counts` then says what was done before.
+   */
+  async import(
+    ctx: RequestContext,
+    input: Readable,
+    options: ImportOptions,
+    observer: ImportObserver,
+    counts: ImportCounts = { lines: 0, created: 0, updated: 0, unchanged: 0, counted: 0, failed: 0 },
+  ): Promise<ImportCounts> {
+    const note = importNote(options.fileName);
+    const firstLineOf = new Map<string, number>();
+    let valid: ImportLine[] = [];
+    let refusals: Refusal[] = [];
+    let lines = 0;
+    let bytes = 0;
+    const applyChunk = async () => {
+      refusals.push(...(await this.applyLines(ctx, valid, options, note, counts)));
+      refusals.sort((a, b) => a.line - b.line);
+      for (const { line, errors } of refusals) observer.refused(line, errors);
+      counts.failed += refusals.length;
+      counts.lines += lines;
+      observer.progress(counts, bytes);
+      [valid, refusals, lines] = [[], [], 0];
+    };
+    for await (const record of csvLines(input)) {
+      lines++;
+      bytes = record.bytes;
+      const key = record.cells?.sku?.toLowerCase();
+      const earlier = key ? firstLineOf.get(key) : undefined;
+      if (record.problem !== undefined) {
+        refusals.push({ line: record.line, errors: { '': [record.problem] } });
+      } else if (earlier !== undefined) {
+        refusals.push({
+          line: record.line,
+          errors: { sku: [`${record.cells!.sku} already appears on line ${earlier}`] },
+        });
+      } else {
+        if (key) firstLineOf.set(key, record.line);
+        const checked = await validateLine(record.line, record.cells!, note);
+        if ('errors' in checked) refusals.push(checked);
+        else valid.push(checked);
+      }
+      if (lines >= IMPORT_CHUNK_LINES) await applyChunk();
+    }
+    if (lines) await applyChunk();
+    return counts;
+  }
+
+  /**
+   * Applies a chunk's valid lines in three passes: reads (`readers` at a time), product writes
+   * (`productWriters` at a time), then every stock count at once — the ledger commits the counts that
+   * arrive together as one transaction. A line refused in one pass takes no part in the next.
+   */
+  private async applyLines(
+    ctx: RequestContext,
+    lines: ImportLine[],
+    { dryRun }: ImportOptions,
+    note: string,
+    counts: ImportCounts,
+  ): Promise<Refusal[]> {
+    if (!lines.length) return [];
+    const refused: Refusal[] = [];
+    // one query for the chunk; archived products too (their SKUs stay taken)
+    const ids = await this.productRows.findIdsBySkuKey([...new Set(lines.map((l) => l.sku.toLowerCase()))]);
+    const planned: (Plan | undefined)[] = new Array(lines.length);
+    await eachConcurrently(lines, this.readers, refused, async (line, i) => {
+      planned[i] = await this.plan(line, ids.get(line.sku.toLowerCase()));
+    });
+    // written in file order: a file's products get ascending ids, as if created one by one
+    const plans = planned.filter((plan) => plan !== undefined);
+    const written: Plan[] = [];
+    await eachConcurrently(plans, this.productWriters, refused, async (plan) => {
+      if (!dryRun) await this.writeProduct(ctx, plan);
+      counts[plan.product]++;
+      written.push(plan);
+    });
+    const toCount = written.filter((plan) => plan.count);
+    await eachConcurrently(toCount, toCount.length, refused, async (plan) => {
+      if (!dryRun) await this.count(ctx, plan, note);
+      counts.counted++;
+    });
+    return refused;
+  }
+
+  /** What a line will do, from the product as stored; everything it needs is checked before any write. */
+  private async plan(line: ImportLine, productId: number | undefined): Promise<Plan> {
+    const existing = productId === undefined ? undefined : await this.current(line, productId);
+    const warehouse = line.stock && (await this.warehouseOf(line, line.stock.warehouse));
+    const onHand = existing?.stock.find((level) => level.warehouse === warehouse?.code)?.onHand ?? 0;
+    const count =
+      line.stock && line.stock.onHand !== onHand
+        ? { warehouse: warehouse!.code, onHand: line.stock.onHand }
+        : undefined;
+    if (!existing) {
+      if (line.product.name === undefined) throw refuse(line.line, 'name', 'required to create a product');
+      return { line, product: 'created', count };
+    }
+    const changes = changesOf(existing, line.product);
+    const product = Object.keys(changes).length ? 'updated' : 'unchanged';
+    return { line, product, productId, version: existing.version, changes, count };
+  }
+
+  /** Creates or updates through ProductsService, as POST and PATCH /api/products do. */
+  private async writeProduct(ctx: RequestContext, plan: Plan): Promise<void> {
+    try {
+      if (plan.product === 'created') {
+        const dto = plainToInstance(CreateProductDto, { sku: plan.line.sku, ...plan.line.product });
+        plan.productId = (await this.products.create(ctx, dto)).id;
+      } else if (plan.product === 'updated') {
+        // If-Match: a change made since the product was read is not overwritten unseen
+        const dto = plainToInstance(UpdateProductDto, plan.changes);
+        await this.products.update(ctx, plan.productId!, dto, String(plan.version));
+      }
+    } catch (error) {
+      throw refusalOf(error, plan.line.line, 'sku');
+    }
+  }
+
+  /** Sets the level to the file's onHand by a COUNT adjustment through StockService, as POST /api/stock/adjust does. */
+  private async count(ctx: RequestContext, plan: Plan, note: string): Promise<void> {
+    const { warehouse, onHand } = plan.count!;
+    const dto = { productId: plan.productId, warehouse, countedQuantity: onHand, reason: 'COUNT', note };
+    try {
+      await this.stock.adjust(ctx, plainToInstance(AdjustDto, dto));
+    } catch (error) {
+      throw refusalOf(error, plan.line.line, 'onHand', ` (the product was ${plan.product})`);
+    }
+  }
+
+  /** The product as GET /api/products/:id shows it, with its stock by warehouse; an archived one refuses the line. */
+  private async current(line: ImportLine, productId: number): Promise<ProductDetailView> {
+    try {
+      return await this.products.get(productId);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'NOT_FOUND') {
+        throw refuse(line.line, 'sku', `${line.sku} is archived (its SKU stays taken)`);
+      }
+      throw error;
+    }
+  }
+
+  private async warehouseOf(line: ImportLine, code: string) {
+    try {
+      return await this.warehouses.resolve(code);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 'NOT_FOUND')
+        throw refuse(line.line, 'warehouse', `no warehouse ${code}`);
+      throw error;
+    }
+  }
+}
