@@ -1,6 +1,7 @@
 import { Controller, Get, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { Roles } from '../../common/decorators/auth.decorators';
-import { decodeCursor, Page, pageSize, toPage } from '../../common/http/pagination';
+import { decodeCursor, Page, PageOf, pageSize, toPage } from '../../common/http/pagination';
 import { ROLE_RULES } from '../../common/roles';
 import { AuditRepository } from './audit.repository';
 import { AuditQuery, AuditView, toAuditView } from './dto/audit.dto';
@@ -12,6 +13,11 @@ export class AuditController {
 
   @Get()
   @Roles(ROLE_RULES.manage)
+  @ApiOperation({
+    summary: 'List audit entries, newest first',
+    description: 'from and to are inclusive ISO-8601 times.',
+  })
+  @ApiOkResponse({ type: PageOf(AuditView) })
   async list(@Query() query: AuditQuery): Promise<Page<AuditView>> {
     const limit = pageSize(query);
     const rows = await this.audit.list({

@@ -62,19 +62,27 @@ export class AuditRepository {
 
   /** Appends inside the caller's transaction, so an entry exists exactly when its change does. */
   async append(manager: EntityManager, entry: AuditEntry): Promise<void> {
-    await manager.insert(AuditLog, {
-      at: new Date(),
-      actorId: entry.actor.id,
-      actorUsername: entry.actor.username,
-      actorRole: entry.actor.role,
-      action: entry.action,
-      entityType: entry.entityType,
-      entityId: entry.entityId,
-      before: entry.before,
-      after: entry.after,
-      requestId: entry.requestId,
-      ip: entry.ip,
-    });
+    await this.appendMany(manager, [entry]);
+  }
+
+  /** Several entries in one multi-row INSERT, inside the caller's transaction. */
+  async appendMany(manager: EntityManager, entries: AuditEntry[]): Promise<void> {
+    await manager.insert(
+      AuditLog,
+      entries.map((entry) => ({
+        at: new Date(),
+        actorId: entry.actor.id,
+        actorUsername: entry.actor.username,
+        actorRole: entry.actor.role,
+        action: entry.action,
+        entityType: entry.entityType,
+        entityId: entry.entityId,
+        before: entry.before,
+        after: entry.after,
+        requestId: entry.requestId,
+        ip: entry.ip,
+      })),
+    );
   }
 
   /**

@@ -126,9 +126,8 @@ export class ProductImportService {
   /** Lines read at once: reads take no locks. */
   private readonly readers: number;
   /**
-   * Product writes at once. One: ProductsService indexes a product's search terms by deleting its old
-   * ones first, and on MariaDB two creates' deletes both lock the gap at the end of product_terms' index,
-   * then each waits on the other's insert (a deadlock; retried, until the retries run out at 503).
+   * Single product writes at once (updates, and creates when a chunk's could not go together). One: in
+   * file order, so a file's products are written as a person would, one after another.
    */
   private readonly productWriters = 1;
 
@@ -214,10 +213,17 @@ export class ProductImportService {
     await eachConcurrently(lines, this.readers, refused, async (line, i) => {
       planned[i] = await this.plan(line, ids.get(line.sku.toLowerCase()));
     });
-    // written in file order: a file's products get ascending ids, as if created one by one
+    // new products of the chunk in one transaction (file order: ascending ids, as if created one by one);
+    // should that fail (a SKU another writer took meanwhile), one by one, so the refusal names its line
     const plans = planned.filter((plan) => plan !== undefined);
+    const creates = plans.filter((plan) => plan.product === 'created');
     const written: Plan[] = [];
-    await eachConcurrently(plans, this.productWriters, refused, async (plan) => {
+    if (creates.length > 1 && !dryRun && (await this.createAll(ctx, creates))) {
+      counts.created += creates.length;
+      written.push(...creates);
+    }
+    const rest = plans.filter((plan) => !written.includes(plan));
+    await eachConcurrently(rest, this.productWriters, refused, async (plan) => {
       if (!dryRun) await this.writeProduct(ctx, plan);
       counts[plan.product]++;
       written.push(plan);
@@ -246,6 +252,18 @@ export class ProductImportService {
     const changes = changesOf(existing, line.product);
     const product = Object.keys(changes).length ? 'updated' : 'unchanged';
     return { line, product, productId, version: existing.version, changes, count };
+  }
+
+  /** Creates the plans' products in one transaction through ProductsService; false if it refused them. */
+  private async createAll(ctx: RequestContext, plans: Plan[]): Promise<boolean> {
+    const dtos = plans.map((plan) => plainToInstance(CreateProductDto, { sku: plan.line.sku, ...plan.line.product }));
+    try {
+      const views = await this.products.createMany(ctx, dtos);
+      views.forEach((view, i) => (plans[i].productId = view.id));
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Creates or updates through ProductsService, as POST and PATCH /api/products do. */

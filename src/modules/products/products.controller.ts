@@ -12,16 +12,34 @@ import {
   Res,
   StreamableFile,
 } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
+import {
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ReqContext, RequestContext, Roles } from '../../common/decorators/auth.decorators';
 import { attachment, CSV_CONTENT_TYPE } from '../../common/http/csv';
 import { IdParamPipe } from '../../common/http/id-param.pipe';
+import { PageOf } from '../../common/http/pagination';
 import { ROLE_RULES } from '../../common/roles';
 import { ExportProductsQuery, PRODUCT_CSV_COLUMNS } from './dto/export-products.dto';
-import { CreateProductDto, ListProductsQuery, UpdateProductDto } from './dto/product.dto';
+import {
+  CreateProductDto,
+  ListProductsQuery,
+  ProductDetailView,
+  ProductView,
+  UpdateProductDto,
+} from './dto/product.dto';
 import { ProductsExport } from './products-export';
 import { ProductsService } from './products.service';
+
+const ETAG = {
+  ETag: { description: 'The product’s version, quoted ("3"): send it back in If-Match', schema: { type: 'string' } },
+};
 
 @Controller('api/products')
 export class ProductsController {
@@ -32,12 +50,21 @@ export class ProductsController {
 
   @Post()
   @Roles(ROLE_RULES.manage)
+  @ApiOperation({ summary: 'Create a product', description: 'SKUs are unique ignoring case and never change.' })
+  @ApiCreatedResponse({ type: ProductView })
   create(@ReqContext() ctx: RequestContext, @Body() dto: CreateProductDto) {
     return this.products.create(ctx, dto);
   }
 
   @Get()
   @Roles(ROLE_RULES.read)
+  @ApiOperation({
+    summary: 'List products',
+    description:
+      'search matches a SKU prefix or every word at the start of a word of the name (ignoring case and accents); ' +
+      'lowStock keeps products whose total available is at most their reorderPoint.',
+  })
+  @ApiOkResponse({ type: PageOf(ProductView) })
   list(@Query() query: ListProductsQuery) {
     return this.products.list(query);
   }
@@ -68,6 +95,8 @@ export class ProductsController {
 
   @Get(':id')
   @Roles(ROLE_RULES.read)
+  @ApiOperation({ summary: 'Get a product with its stock per warehouse' })
+  @ApiOkResponse({ type: ProductDetailView, headers: ETAG })
   async get(@Param('id', IdParamPipe) id: number, @Res({ passthrough: true }) reply: FastifyReply) {
     const product = await this.products.get(id);
     void reply.header('ETag', `"${product.version}"`);
@@ -76,6 +105,14 @@ export class ProductsController {
 
   @Patch(':id')
   @Roles(ROLE_RULES.manage)
+  @ApiOperation({ summary: 'Update a product', description: 'Each update bumps version.' })
+  @ApiHeader({
+    name: 'If-Match',
+    required: false,
+    description: 'The version the change is based on, quoted or bare (the ETag of GET); a stale one: 412',
+    schema: { type: 'string', example: '"3"' },
+  })
+  @ApiOkResponse({ type: ProductView, headers: ETAG })
   async update(
     @ReqContext() ctx: RequestContext,
     @Param('id', IdParamPipe) id: number,
@@ -91,6 +128,12 @@ export class ProductsController {
   @Delete(':id')
   @Roles(ROLE_RULES.manage)
   @HttpCode(204)
+  @ApiOperation({
+    summary: 'Archive a product',
+    description:
+      'It leaves lists and GET answers 404; its SKU stays taken and its history readable. 409 while any warehouse holds it.',
+  })
+  @ApiNoContentResponse({ description: 'Archived' })
   async archive(@ReqContext() ctx: RequestContext, @Param('id', IdParamPipe) id: number): Promise<void> {
     await this.products.archive(ctx, id);
   }

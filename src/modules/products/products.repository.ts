@@ -149,20 +149,20 @@ export class ProductsRepository {
   }
 
   /**
-   * A product's search terms. `replacing`: it had some (a renamed product; its SKU never changes). A new
-   * product has none to delete — and deleting nothing would take a gap lock at the index's end that
-   * makes concurrent creates deadlock on MySQL.
+   * New products' search terms, in multi-row INSERTs. Nothing is deleted first: deleting nothing would
+   * take a gap lock at the index's end that makes concurrent creates deadlock on MySQL.
    */
-  async indexTerms(
-    manager: EntityManager,
-    product: Pick<Product, 'id' | 'sku' | 'name'>,
-    replacing: boolean,
-  ): Promise<void> {
-    if (replacing) await this.removeTerms(manager, product.id);
-    const rows = termsOf(product.sku, product.name).map((term) => ({ term, productId: product.id }));
+  async indexNewTerms(manager: EntityManager, products: Pick<Product, 'id' | 'sku' | 'name'>[]): Promise<void> {
+    const rows = products.flatMap((p) => termsOf(p.sku, p.name).map((term) => ({ term, productId: p.id })));
     for (let i = 0; i < rows.length; i += TERM_ROWS_PER_INSERT) {
       await manager.insert(ProductTerm, rows.slice(i, i + TERM_ROWS_PER_INSERT));
     }
+  }
+
+  /** A renamed product's search terms (its SKU never changes). */
+  async reindexTerms(manager: EntityManager, product: Pick<Product, 'id' | 'sku' | 'name'>): Promise<void> {
+    await this.removeTerms(manager, product.id);
+    await this.indexNewTerms(manager, [product]);
   }
 
   /** An archived product is found by no search. */
@@ -179,9 +179,19 @@ export class ProductsRepository {
     };
   }
 
-  async insert(manager: EntityManager, product: Omit<Product, 'id'>): Promise<Product> {
-    const result = await manager.insert(Product, { ...product }); // a copy: the driver may write back into it
-    return { ...product, id: Number(result.identifiers[0].id) };
+  /** Inserts products in one statement; their ids are read back by SKU (the driver's ids of a multi-row insert are not portable). */
+  async insertMany(manager: EntityManager, products: Omit<Product, 'id'>[]): Promise<Product[]> {
+    await manager.insert(
+      Product,
+      products.map((p) => ({ ...p })), // copies: the driver may write back into them
+    );
+    const keys = products.map((p) => p.skuKey);
+    const rows: { id: number; sku_key: string }[] = await manager.query(
+      `SELECT id, sku_key FROM products WHERE sku_key IN (${keys.map(() => '?').join(', ')})`,
+      keys,
+    );
+    const ids = new Map(rows.map((r) => [r.sku_key, Number(r.id)]));
+    return products.map((p) => ({ ...p, id: ids.get(p.skuKey)! }));
   }
 
   async update(manager: EntityManager, id: number, changes: Partial<Product>): Promise<void> {

@@ -48,29 +48,49 @@ export class ProductsService {
     private readonly tx: TransactionService,
   ) {}
 
-  create(ctx: RequestContext, dto: CreateProductDto): Promise<ProductView> {
+  async create(ctx: RequestContext, dto: CreateProductDto): Promise<ProductView> {
+    const [view] = await this.createMany(ctx, [dto]);
+    return view;
+  }
+
+  /**
+   * Creates products in one transaction — theirs rows, search terms, audit entries and product.created
+   * events, each kind in one multi-row INSERT — as `create` does one at a time (the CSV import's path).
+   * All or nothing: a taken SKU fails the lot (409 SKU_TAKEN, the caller may then create one by one).
+   */
+  createMany(ctx: RequestContext, dtos: CreateProductDto[]): Promise<ProductView[]> {
     const now = new Date();
     return this.tx
       .run(async (manager) => {
-        const product = await this.products.insert(manager, {
-          sku: dto.sku,
-          skuKey: dto.sku.toLowerCase(),
-          name: dto.name,
-          description: dto.description ?? null,
-          unit: dto.unit ?? 'pcs',
-          reorderPoint: dto.reorderPoint ?? 0,
-          version: 1,
-          createdAt: now,
-          updatedAt: now,
-          archivedAt: null,
-          low: true, // nothing available yet: at or below any reorder point
-        });
-        await this.products.indexTerms(manager, product, false);
-        const view = toProductView(product, 0);
-        await this.audit.append(manager, auditEntry(ctx, 'product.create', 'product', product.id, null, view));
+        const products = await this.products.insertMany(
+          manager,
+          dtos.map((dto) => ({
+            sku: dto.sku,
+            skuKey: dto.sku.toLowerCase(),
+            name: dto.name,
+            description: dto.description ?? null,
+            unit: dto.unit ?? 'pcs',
+            reorderPoint: dto.reorderPoint ?? 0,
+            version: 1,
+            createdAt: now,
+            updatedAt: now,
+            archivedAt: null,
+            low: true, // nothing available yet: at or below any reorder point
+          })),
+        );
+        await this.products.indexNewTerms(manager, products);
+        const views = products.map((product) => toProductView(product, 0));
+        await this.audit.appendMany(
+          manager,
+          views.map((view) => auditEntry(ctx, 'product.create', 'product', view.id, null, view)),
+        );
         // a new product starts low (nothing available), with no stock.low event
-        await this.events.append(manager, [productEvent('product.created', { ...view, stock: [] })], now);
-        return view;
+        await this.events.append(
+          manager,
+          views.map((view) => productEvent('product.created', { ...view, stock: [] })),
+          now,
+        );
+        return views;
       })
       .finally(() => this.sequencer.kick());
   }
@@ -148,8 +168,7 @@ export class ProductsService {
         const available = await this.availableOf(manager, id);
         if (changes.reorderPoint !== undefined) changes.low = available <= changes.reorderPoint;
         await this.products.update(manager, id, changes);
-        if (changes.name !== undefined)
-          await this.products.indexTerms(manager, { ...product, name: changes.name }, true);
+        if (changes.name !== undefined) await this.products.reindexTerms(manager, { ...product, name: changes.name });
         const before = toProductView(product, onHand);
         const after = toProductView({ ...product, ...changes }, onHand);
         await this.audit.append(manager, auditEntry(ctx, 'product.update', 'product', id, before, after));

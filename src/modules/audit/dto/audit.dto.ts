@@ -1,5 +1,7 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { IsDateString, IsIn, IsOptional, IsString, Length } from 'class-validator';
 import { PageQuery } from '../../../common/http/pagination';
+import { ROLES } from '../../../common/roles';
 import { AuditLog } from '../entities/audit-log.entity';
 
 export const ENTITY_TYPES = ['product', 'warehouse', 'user', 'movement', 'reservation', 'webhook'] as const;
@@ -13,17 +15,24 @@ export class AuditQuery extends PageQuery {
   @IsOptional() @IsDateString({ strict: true }) to?: string;
 }
 
-export interface AuditView {
-  id: number;
-  at: string;
-  actor: { id: number | null; username: string | null; role: string | null };
-  action: string;
-  entityType: string;
-  entityId: string | null;
-  before: object | null;
-  after: object | null;
-  requestId: string | null;
-  ip: string | null;
+/** Who made a change; all null for the expiry sweep, id and role null on auth.login_failed. */
+export class AuditActorView {
+  @ApiProperty({ type: 'integer', nullable: true }) id!: number | null;
+  @ApiProperty({ type: String, nullable: true }) username!: string | null;
+  @ApiProperty({ enum: ROLES, enumName: 'Role', nullable: true }) role!: string | null;
+}
+
+export class AuditView {
+  @ApiProperty({ type: 'integer' }) id!: number;
+  @ApiProperty({ format: 'date-time' }) at!: string;
+  @ApiProperty({ type: AuditActorView }) actor!: AuditActorView;
+  @ApiProperty({ description: 'Dotted, e.g. product.create, stock.out, auth.login_failed' }) action!: string;
+  @ApiProperty({ description: `One of ${ENTITY_TYPES.join(', ')}` }) entityType!: string;
+  @ApiProperty({ type: String, nullable: true }) entityId!: string | null;
+  @ApiProperty({ type: 'object', nullable: true, additionalProperties: true }) before!: object | null;
+  @ApiProperty({ type: 'object', nullable: true, additionalProperties: true }) after!: object | null;
+  @ApiProperty({ type: String, nullable: true }) requestId!: string | null;
+  @ApiProperty({ type: String, nullable: true }) ip!: string | null;
 }
 
 export function toAuditView(row: AuditLog): AuditView {

@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, MaxLength, Min } from 'class-validator';
 import { Optional } from '../../../common/http/optional';
@@ -31,21 +32,28 @@ export class ListProductsQuery extends PageQuery {
   lowStock?: boolean;
 }
 
-export interface ProductView {
-  id: number;
-  sku: string;
-  name: string;
-  description: string | null;
-  unit: string;
-  reorderPoint: number;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-  onHand: number;
+// Answers are classes rather than interfaces so the OpenAPI document can describe them.
+
+export class ProductView {
+  @ApiProperty({ type: 'integer' }) id!: number;
+  @ApiProperty() sku!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ type: String, nullable: true }) description!: string | null;
+  @ApiProperty() unit!: string;
+  @ApiProperty({ type: 'integer' }) reorderPoint!: number;
+  @ApiProperty({ type: 'integer', description: 'Bumped by each update; send it back in If-Match' }) version!: number;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+  @ApiProperty({ type: 'integer', description: 'Summed over warehouses' }) onHand!: number;
 }
 
-export interface ProductDetailView extends ProductView {
-  stock: { warehouse: string; onHand: number }[];
+export class WarehouseStockView {
+  @ApiProperty({ description: 'Warehouse code' }) warehouse!: string;
+  @ApiProperty({ type: 'integer' }) onHand!: number;
+}
+
+export class ProductDetailView extends ProductView {
+  @ApiProperty({ type: [WarehouseStockView] }) stock!: WarehouseStockView[];
 }
 
 export function toProductView(product: Product, onHand: number): ProductView {
