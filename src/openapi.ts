@@ -3,6 +3,7 @@ import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService } from '@nestjs/core';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { HeaderObject, ParameterObject, ResponseObject } from '@nestjs/swagger';
 import { IS_PUBLIC, Roles } from './common/decorators/auth.decorators';
 import { ERROR_STATUS, ErrorCode } from './common/errors/error-codes';
 
@@ -22,6 +23,11 @@ const ROUTE_ERRORS: Record<string, ErrorCode[]> = {
   'GET /api/stock/movements/export.csv': ['NOT_FOUND'],
   'GET /api/stock/reservations': ['NOT_FOUND'],
   'GET /api/stock/reservations/{id}': ['NOT_FOUND'],
+  'GET /api/webhooks/{id}': ['NOT_FOUND'],
+  'PATCH /api/webhooks/{id}': ['NOT_FOUND'],
+  'DELETE /api/webhooks/{id}': ['NOT_FOUND'],
+  'GET /api/webhooks/{id}/deliveries': ['NOT_FOUND'],
+  'POST /api/webhooks/{id}/deliveries/{deliveryId}/retry': ['NOT_FOUND'],
   ...Object.fromEntries(
     ['confirm', 'cancel'].map((route) => [
       `POST /api/stock/reservations/{id}/${route}`,
@@ -47,6 +53,7 @@ const ROUTE_ERRORS: Record<string, ErrorCode[]> = {
     ]),
   ),
 };
+
 const EVERY_ROUTE: ErrorCode[] = ['VALIDATION_FAILED', 'RATE_LIMITED', 'INTERNAL', 'SERVICE_UNAVAILABLE'];
 const AUTHENTICATED: ErrorCode[] = ['UNAUTHORIZED', 'FORBIDDEN'];
 
@@ -96,10 +103,13 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     )
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
+    .addServer('/', 'This service (paths are absolute from its root)')
     .build();
   const document = SwaggerModule.createDocument(app, config);
   document.components = {
     ...document.components,
+    headers: { ...document.components?.headers, ...RESPONSE_HEADERS },
+    parameters: { ...document.components?.parameters, RequestId: REQUEST_ID_PARAMETER },
     schemas: {
       ...document.components?.schemas,
       Error: {
@@ -130,14 +140,59 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     }
     for (const code of codes) {
       const status = String(ERROR_STATUS[code]);
-      const existing = operation.responses[status] as { description?: string } | undefined;
+      const existing = operation.responses[status] as ResponseObject | undefined;
+      const error = { $ref: '#/components/schemas/Error' };
+      // a route's own body for this status (the readiness probe's terminus body) stays, next to the error body
+      const own = existing?.content?.['application/json']?.schema;
       operation.responses[status] = {
         description: existing?.description ? `${existing.description}, ${code}` : code,
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        content: { 'application/json': { schema: own && !isErrorSchema(own) ? { anyOf: [own, error] } : error } },
       };
     }
+    addHeaders(operation);
   }
   return document;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/headers/${name}` });
+const isErrorSchema = (schema: object) => (schema as { $ref?: string }).$ref === '#/components/schemas/Error';
+
+const RESPONSE_HEADERS: Record<string, HeaderObject> = {
+  'X-Request-Id': {
+    description: 'The request’s X-Request-Id when it was 1..128 of [A-Za-z0-9._:-], else a generated one',
+    schema: { type: 'string' },
+  },
+  'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 0 } },
+  'Idempotent-Replayed': {
+    description: 'true when this is the stored answer of an earlier request with the same Idempotency-Key',
+    schema: { type: 'string', enum: ['true'] },
+  },
+};
+
+const REQUEST_ID_PARAMETER: ParameterObject = {
+  name: 'X-Request-Id',
+  in: 'header',
+  required: false,
+  description: 'Echoed back and logged when 1..128 of [A-Za-z0-9._:-]; otherwise a new id is generated',
+  schema: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' },
+};
+
+/**
+ * Headers the contract puts on answers: X-Request-Id on every one, Retry-After on 429 and 503, and
+ * Idempotent-Replayed on the answers an Idempotency-Key can replay (success, 404, 409).
+ */
+function addHeaders(operation: OpenAPIObject['paths'][string]['get'] & object): void {
+  const parameters = (operation.parameters ??= []);
+  const idempotent = parameters.some((p) => 'name' in p && p.name === 'Idempotency-Key');
+  parameters.push({ $ref: '#/components/parameters/RequestId' });
+  for (const [status, response] of Object.entries(operation.responses) as [string, ResponseObject][]) {
+    const headers: ResponseObject['headers'] = { ...response.headers, 'X-Request-Id': ref('X-Request-Id') };
+    if (status === '429' || status === '503') headers['Retry-After'] = ref('Retry-After');
+    if (idempotent && (status.startsWith('2') || status === '404' || status === '409')) {
+      headers['Idempotent-Replayed'] = ref('Idempotent-Replayed');
+    }
+    response.headers = headers;
+  }
 }
 
 /** Serves the document at /docs (UI) and /docs-json. */

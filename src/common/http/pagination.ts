@@ -1,3 +1,5 @@
+import { Type as ClassType } from '@nestjs/common';
+import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { ApiError } from '../errors/api-error';
@@ -13,6 +15,27 @@ export class PageQuery {
 export interface Page<T> {
   items: T[];
   nextCursor: string | null;
+}
+
+const pageClasses = new Map<ClassType, ClassType>();
+
+/** The OpenAPI model of a `Page<T>` of one item class, named after it (`ProductView` → `ProductPage`). */
+export function PageOf<T>(item: ClassType<T>): ClassType<Page<T>> {
+  let page = pageClasses.get(item);
+  if (!page) {
+    class PageModel {
+      @ApiProperty({ type: [item] }) items!: T[];
+      @ApiProperty({
+        type: String,
+        nullable: true,
+        description: 'Pass as ?cursor= for the next page; null on the last',
+      })
+      nextCursor!: string | null;
+    }
+    Object.defineProperty(PageModel, 'name', { value: `${item.name.replace(/View$/, '')}Page` });
+    pageClasses.set(item, (page = PageModel));
+  }
+  return page as ClassType<Page<T>>;
 }
 
 export type SortKey = Record<string, number>;

@@ -1,10 +1,10 @@
 import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
-import { ApiOperation } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { AuthUser, CurrentUser, Public, Roles } from '../../common/decorators/auth.decorators';
 import { ROLE_RULES } from '../../common/roles';
 import { AuthService } from './auth.service';
-import { LoginDto, LoginResponse } from './dto/login.dto';
+import { LoginDto, LoginResponse, MeView } from './dto/login.dto';
 
 @Controller('api/auth')
 export class AuthController {
@@ -20,12 +20,15 @@ export class AuthController {
       'until the window passes. 503 with Retry-After when more than LOGIN_CONCURRENCY password checks are waiting.',
   })
   @HttpCode(200)
+  @ApiOkResponse({ type: LoginResponse })
   login(@Body() dto: LoginDto, @Req() request: FastifyRequest): Promise<LoginResponse> {
     return this.auth.login(dto, { ip: request.ip, requestId: request.id });
   }
 
   @Get('me')
   @Roles(ROLE_RULES.anyUser)
+  @ApiOperation({ summary: 'The user the token belongs to' })
+  @ApiOkResponse({ type: MeView })
   me(@CurrentUser() user: AuthUser): AuthUser {
     return { id: user.id, username: user.username, role: user.role };
   }

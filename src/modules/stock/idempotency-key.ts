@@ -1,3 +1,5 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiHeader } from '@nestjs/swagger';
 import { ApiError } from '../../common/errors/api-error';
 import { Idempotency } from './idempotency.service';
 
@@ -15,3 +17,18 @@ export function idempotencyOf(route: string, key: string | undefined, body: unkn
   }
   return { route, key, body };
 }
+
+/** Declares the optional `Idempotency-Key` request header of a stock write (its answers then carry Idempotent-Replayed). */
+export const ApiIdempotencyKey = () =>
+  applyDecorators(
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: false,
+      description:
+        '1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body ' +
+        'replays the first answer (201, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with ' +
+        'another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. ' +
+        'Kept at least 24 hours.',
+      schema: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x20-\\x7e]+$' },
+    }),
+  );

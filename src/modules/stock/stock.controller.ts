@@ -1,14 +1,24 @@
 import { Body, Controller, Get, Headers, Post, Query, Req, StreamableFile } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ReqContext, RequestContext, Roles } from '../../common/decorators/auth.decorators';
 import { attachment, CSV_CONTENT_TYPE } from '../../common/http/csv';
+import { PageOf } from '../../common/http/pagination';
 import { ROLE_RULES } from '../../common/roles';
 import { ExportMovementsQuery, MOVEMENT_CSV_COLUMNS } from './dto/export-movements.dto';
 import { AdjustDto, BatchDto, LevelsQuery, MovementsQuery, StockMoveDto, TransferDto } from './dto/stock.dto';
-import { idempotencyOf } from './idempotency-key';
+import { ApiIdempotencyKey, idempotencyOf } from './idempotency-key';
 import { MovementsExport } from './movements-export';
 import { StockService } from './stock.service';
+import { LevelView, MovementView, ReconcileView, StockWritesView, StockWriteView } from './stock.views';
+
+const MOVE_EXAMPLES = {
+  bySku: { summary: 'By SKU, into the default warehouse (MAIN)', value: { sku: 'WID-001', quantity: 10 } },
+  byId: {
+    summary: 'By product id, with a reference',
+    value: { productId: 1, quantity: 5, warehouse: 'MAIN', reference: 'PO-2024-001', note: 'first delivery' },
+  },
+};
 
 @Controller('api/stock')
 export class StockController {
@@ -19,6 +29,10 @@ export class StockController {
 
   @Post('in')
   @Roles(ROLE_RULES.stockWrite)
+  @ApiOperation({ summary: 'Receive stock', description: 'Adds quantity to a level and records an IN movement.' })
+  @ApiBody({ type: StockMoveDto, examples: MOVE_EXAMPLES })
+  @ApiIdempotencyKey()
+  @ApiCreatedResponse({ type: StockWriteView, description: 'The IN movement and the level after it' })
   receive(
     @ReqContext() ctx: RequestContext,
     @Body() dto: StockMoveDto,
@@ -30,6 +44,13 @@ export class StockController {
 
   @Post('out')
   @Roles(ROLE_RULES.stockWrite)
+  @ApiOperation({
+    summary: 'Issue stock',
+    description: 'Takes quantity from a level’s available stock (reserved units are not taken); never below 0.',
+  })
+  @ApiBody({ type: StockMoveDto, examples: MOVE_EXAMPLES })
+  @ApiIdempotencyKey()
+  @ApiCreatedResponse({ type: StockWriteView, description: 'The OUT movement and the level after it' })
   issue(
     @ReqContext() ctx: RequestContext,
     @Body() dto: StockMoveDto,
@@ -41,6 +62,21 @@ export class StockController {
 
   @Post('adjust')
   @Roles(ROLE_RULES.manage)
+  @ApiOperation({
+    summary: 'Adjust stock after a count or a loss',
+    description:
+      'Exactly one of countedQuantity (the level found; equal to the level records a movement of 0) or delta ' +
+      '(non-zero).',
+  })
+  @ApiBody({
+    type: AdjustDto,
+    examples: {
+      count: { summary: 'A stock count', value: { sku: 'WID-001', countedQuantity: 42, reason: 'COUNT' } },
+      damage: { summary: 'Damaged units', value: { productId: 1, delta: -2, reason: 'DAMAGE', note: 'dropped' } },
+    },
+  })
+  @ApiIdempotencyKey()
+  @ApiCreatedResponse({ type: StockWriteView, description: 'The ADJUST movement and the level after it' })
   adjust(
     @ReqContext() ctx: RequestContext,
     @Body() dto: AdjustDto,
@@ -52,6 +88,16 @@ export class StockController {
 
   @Post('transfer')
   @Roles(ROLE_RULES.stockWrite)
+  @ApiOperation({ summary: 'Transfer stock between warehouses' })
+  @ApiBody({
+    type: TransferDto,
+    examples: { transfer: { value: { sku: 'WID-001', from: 'MAIN', to: 'EAST', quantity: 3, reference: 'T-17' } } },
+  })
+  @ApiIdempotencyKey()
+  @ApiCreatedResponse({
+    type: StockWritesView,
+    description: 'movements: [TRANSFER_OUT, TRANSFER_IN]; levels: [from, to]',
+  })
   transfer(
     @ReqContext() ctx: RequestContext,
     @Body() dto: TransferDto,
@@ -63,6 +109,27 @@ export class StockController {
 
   @Post('batch')
   @Roles(ROLE_RULES.stockWrite)
+  @ApiOperation({
+    summary: 'Receive or issue many lines at once',
+    description: 'All or nothing: if any line is short, nothing moves and the 409 lists every short line.',
+  })
+  @ApiBody({
+    type: BatchDto,
+    examples: {
+      out: {
+        value: {
+          type: 'OUT',
+          reference: 'SO-981',
+          lines: [
+            { sku: 'WID-001', quantity: 2 },
+            { productId: 7, quantity: 1, warehouse: 'EAST' },
+          ],
+        },
+      },
+    },
+  })
+  @ApiIdempotencyKey()
+  @ApiCreatedResponse({ type: StockWritesView, description: 'One movement and one level per line, in line order' })
   batch(
     @ReqContext() ctx: RequestContext,
     @Body() dto: BatchDto,
@@ -74,12 +141,16 @@ export class StockController {
 
   @Get()
   @Roles(ROLE_RULES.read)
+  @ApiOperation({ summary: 'List stock levels' })
+  @ApiOkResponse({ type: PageOf(LevelView) })
   levels(@Query() query: LevelsQuery) {
     return this.stock.levels(query);
   }
 
   @Get('movements')
   @Roles(ROLE_RULES.read)
+  @ApiOperation({ summary: 'List movements, newest first', description: 'from and to are inclusive ISO-8601 times.' })
+  @ApiOkResponse({ type: PageOf(MovementView) })
   movements(@Query() query: MovementsQuery) {
     return this.stock.movements(query);
   }
@@ -113,6 +184,12 @@ export class StockController {
 
   @Get('reconcile')
   @Roles(ROLE_RULES.manage)
+  @ApiOperation({
+    summary: 'Check every level against its ledger and reservations',
+    description:
+      'A level is listed when onHand differs from its movements’ sum, a balanceAfter is wrong, or reserved differs from its active reservation lines.',
+  })
+  @ApiOkResponse({ type: ReconcileView })
   reconcile() {
     return this.stock.reconcile();
   }

@@ -19,7 +19,7 @@ export class AuditQuery extends PageQuery {
 export class AuditActorView {
   @ApiProperty({ type: 'integer', nullable: true }) id!: number | null;
   @ApiProperty({ type: String, nullable: true }) username!: string | null;
-  @ApiProperty({ enum: ROLES, enumName: 'Role', nullable: true }) role!: string | null;
+  @ApiProperty({ type: String, enum: ROLES, nullable: true }) role!: string | null;
 }
 
 export class AuditView {

@@ -1,3 +1,4 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsDateString,
@@ -63,6 +64,13 @@ export class AdjustDto extends ProductLine {
   @Max(MAX_LEVEL)
   countedQuantity?: number;
 
+  // explicit: the swagger plugin leaves this property out of the document (it trips on @Min(-MAX_QUANTITY))
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: -MAX_QUANTITY,
+    maximum: MAX_QUANTITY,
+    description: 'A non-zero change; exactly one of countedQuantity or delta',
+  })
   @ValidateIf((o: AdjustDto) => o.countedQuantity === undefined || o.delta !== undefined)
   @IsDefined({ message: 'exactly one of countedQuantity or delta is required' })
   @IsInt()

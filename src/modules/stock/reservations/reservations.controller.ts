@@ -1,11 +1,15 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ReqContext, RequestContext, Roles } from '../../../common/decorators/auth.decorators';
 import { IdParamPipe } from '../../../common/http/id-param.pipe';
 import { NoFieldsPipe } from '../../../common/http/validation.pipe';
+import { PageOf } from '../../../common/http/pagination';
 import { ROLE_RULES } from '../../../common/roles';
+import { ApiIdempotencyKey } from '../idempotency-key';
 import { idempotencyOf } from '../idempotency-key';
 import { CreateReservationDto, ReservationsQuery } from './dto/reservation.dto';
+import { ReservationConfirmView, ReservationView, ReservationWriteView } from './reservation.views';
 import { ReservationsService } from './reservations.service';
 
 @Controller('api/stock/reservations')
@@ -14,6 +18,12 @@ export class ReservationsController {
 
   @Post()
   @Roles(ROLE_RULES.stockWrite)
+  @ApiOperation({
+    summary: 'Reserve stock',
+    description: 'Holds available stock for ttlSeconds (default 900); all or nothing. No movement is written.',
+  })
+  @ApiIdempotencyKey()
+  @ApiCreatedResponse({ type: ReservationWriteView })
   create(
     @ReqContext() ctx: RequestContext,
     @Body() dto: CreateReservationDto,
@@ -25,6 +35,9 @@ export class ReservationsController {
 
   @Post(':id/confirm')
   @Roles(ROLE_RULES.stockWrite)
+  @ApiOperation({ summary: 'Confirm a reservation', description: 'One OUT movement per line; the hold is released.' })
+  @ApiIdempotencyKey()
+  @ApiCreatedResponse({ type: ReservationConfirmView })
   confirm(
     @ReqContext() ctx: RequestContext,
     @Param('id', IdParamPipe) id: number,
@@ -37,6 +50,9 @@ export class ReservationsController {
   @Post(':id/cancel')
   @Roles(ROLE_RULES.stockWrite)
   @HttpCode(200)
+  @ApiOperation({ summary: 'Cancel a reservation', description: 'The hold is released; nothing moves.' })
+  @ApiIdempotencyKey()
+  @ApiOkResponse({ type: ReservationWriteView })
   cancel(
     @ReqContext() ctx: RequestContext,
     @Param('id', IdParamPipe) id: number,
@@ -48,12 +64,16 @@ export class ReservationsController {
 
   @Get()
   @Roles(ROLE_RULES.read)
+  @ApiOperation({ summary: 'List reservations, newest first' })
+  @ApiOkResponse({ type: PageOf(ReservationView) })
   list(@Query() query: ReservationsQuery) {
     return this.reservations.list(query);
   }
 
   @Get(':id')
   @Roles(ROLE_RULES.read)
+  @ApiOperation({ summary: 'Get a reservation' })
+  @ApiOkResponse({ type: ReservationView })
   get(@Param('id', IdParamPipe) id: number) {
     return this.reservations.get(id);
   }

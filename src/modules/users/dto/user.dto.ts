@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsString, Length, Matches } from 'class-validator';
 import { Optional } from '../../../common/http/optional';
 import { Role, ROLES } from '../../../common/roles';
@@ -16,12 +17,12 @@ export class UpdateUserDto {
   @Optional() @IsBoolean() disabled?: boolean;
 }
 
-export interface UserView {
-  id: number;
-  username: string;
-  role: Role;
-  disabled: boolean;
-  createdAt: string;
+export class UserView {
+  @ApiProperty({ type: 'integer' }) id!: number;
+  @ApiProperty() username!: string;
+  @ApiProperty({ enum: ROLES, enumName: 'Role' }) role!: Role;
+  @ApiProperty() disabled!: boolean;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
 }
 
 /** The only shape a user leaves the service in: never a hash. */

@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import { IsString, Length, Matches } from 'class-validator';
 import { Warehouse } from '../entities/warehouse.entity';
 
@@ -8,11 +9,11 @@ export class CreateWarehouseDto {
   @IsString() @Length(1, 200) name!: string;
 }
 
-export interface WarehouseView {
-  id: number;
-  code: string;
-  name: string;
-  createdAt: string;
+export class WarehouseView {
+  @ApiProperty({ type: 'integer' }) id!: number;
+  @ApiProperty() code!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
 }
 
 export function toWarehouseView(warehouse: Warehouse): WarehouseView {

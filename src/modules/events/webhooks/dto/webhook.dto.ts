@@ -1,3 +1,4 @@
+import { ApiProperty } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -47,14 +48,21 @@ export class DeliveriesQuery extends PageQuery {
   @IsOptional() @IsIn(DELIVERY_STATUSES) status?: DeliveryStatus;
 }
 
-export interface WebhookView {
-  id: number;
-  url: string;
-  events: string[];
-  description: string | null;
-  enabled: boolean;
-  createdAt: string;
-  updatedAt: string;
+// Answers are classes rather than interfaces so the OpenAPI document can describe them.
+
+export class WebhookView {
+  @ApiProperty({ type: 'integer' }) id!: number;
+  @ApiProperty() url!: string;
+  @ApiProperty({ enum: WEBHOOK_EVENTS, enumName: 'WebhookEvent', isArray: true }) events!: string[];
+  @ApiProperty({ type: String, nullable: true }) description!: string | null;
+  @ApiProperty() enabled!: boolean;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt!: string;
+}
+
+export class CreatedWebhookView {
+  @ApiProperty({ type: WebhookView }) webhook!: WebhookView;
+  @ApiProperty({ description: 'whsec_…, shown once: it signs every delivery (Standard Webhooks)' }) secret!: string;
 }
 
 export const toWebhookView = (w: Webhook): WebhookView => ({
@@ -67,16 +75,17 @@ export const toWebhookView = (w: Webhook): WebhookView => ({
   updatedAt: w.updatedAt.toISOString(),
 });
 
-export interface DeliveryView {
-  id: number;
-  eventId: string;
-  eventType: string;
-  status: DeliveryStatus;
-  attempts: number;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  nextAttemptAt: string | null;
-  deliveredAt: string | null;
+export class DeliveryView {
+  @ApiProperty({ type: 'integer' }) id!: number;
+  @ApiProperty() eventId!: string;
+  @ApiProperty({ enum: EVENT_TYPES, enumName: 'EventType' }) eventType!: string;
+  @ApiProperty({ enum: DELIVERY_STATUSES, enumName: 'DeliveryStatus' }) status!: DeliveryStatus;
+  @ApiProperty({ type: 'integer' }) attempts!: number;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'null when no HTTP answer came' })
+  lastStatusCode!: number | null;
+  @ApiProperty({ type: String, nullable: true }) lastError!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) nextAttemptAt!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) deliveredAt!: string | null;
 }
 
 export const toDeliveryView = (d: WebhookDelivery): DeliveryView => ({
