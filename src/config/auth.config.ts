@@ -23,6 +23,9 @@ class AuthEnv {
   @IsOptional() @IsInt() @Min(0) @Max(10_000_000) RATE_LIMIT_PER_MINUTE?: number;
   @IsOptional() @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' }) REDIS_URL?: string;
   @IsOptional() @IsInt() @Min(1) @Max(1024) LOGIN_CONCURRENCY?: number;
+  /** OWASP's floor for argon2id is 19 MiB with 2 passes; the default is 64 MiB with 3. */
+  @IsOptional() @IsInt() @Min(19_456) @Max(1_048_576) PASSWORD_HASH_MEMORY_KIB?: number;
+  @IsOptional() @IsInt() @Min(2) @Max(10) PASSWORD_HASH_ITERATIONS?: number;
 }
 
 export interface AuthConfig {
@@ -34,6 +37,8 @@ export interface AuthConfig {
   redisUrl: string | null;
   /** Password checks (argon2, 64 MiB each) run at once; beyond them and a short queue, 503. */
   loginConcurrency: number;
+  /** argon2id's cost for new hashes (a stored hash keeps the cost it was made with). */
+  passwordHash: { memoryCost: number; timeCost: number };
 }
 
 export function parseDuration(value: string): number {
@@ -83,6 +88,7 @@ export function readAuthConfig(): AuthConfig {
     rateLimitPerMinute: env.RATE_LIMIT_PER_MINUTE ?? 6000,
     redisUrl: env.REDIS_URL ?? null,
     loginConcurrency: env.LOGIN_CONCURRENCY ?? 2 * availableParallelism(),
+    passwordHash: { memoryCost: env.PASSWORD_HASH_MEMORY_KIB ?? 65_536, timeCost: env.PASSWORD_HASH_ITERATIONS ?? 3 },
   };
 }
 

@@ -149,6 +149,8 @@ describe('configuration', () => {
     ['RATE_LIMIT_PER_MINUTE', '-1'],
     ['REDIS_URL', 'localhost:6379'],
     ['LOGIN_CONCURRENCY', '0'],
+    ['PASSWORD_HASH_MEMORY_KIB', '19455'], // below OWASP's argon2id floor
+    ['PASSWORD_HASH_ITERATIONS', '1'],
   ])('rejects a bad %s', (variable, value) => {
     process.env = { JWT_SECRET: 'x'.repeat(32), [variable]: value };
     expect(() => readAuthConfig()).toThrow(new RegExp(`^Invalid configuration: ${variable}:`));
