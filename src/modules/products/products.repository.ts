@@ -9,6 +9,8 @@ import { searchTermsOf, termsOf } from '../../common/search-terms';
 export interface StockedProduct {
   sku: string;
   reorderPoint: number;
+  /** The stored low flag (products.low), which the write corrects when its total available crosses over. */
+  low: boolean;
 }
 
 export interface ProductFilter {
@@ -43,9 +45,12 @@ export class ProductsRepository {
   }
 
   /** Product ids by lower-cased SKU, archived or not (a SKU and its id never change). */
-  async findIdsBySkuKey(skuKeys: string[]): Promise<Map<string, number>> {
+  async findIdsBySkuKey(
+    skuKeys: string[],
+    manager: EntityManager = this.dataSource.manager,
+  ): Promise<Map<string, number>> {
     if (!skuKeys.length) return new Map();
-    const rows: { id: number; sku_key: string }[] = await this.dataSource.query(
+    const rows: { id: number; sku_key: string }[] = await manager.query(
       `SELECT id, sku_key FROM products WHERE sku_key IN (${skuKeys.map(() => '?').join(', ')})`,
       skuKeys,
     );
@@ -60,13 +65,13 @@ export class ProductsRepository {
    */
   lockForStock(ids: number[]): Statement<Map<number, StockedProduct>> {
     return {
-      sql: `SELECT id, sku, reorder_point FROM products WHERE archived_at IS NULL AND id IN (${ids.map(() => '?').join(', ')})${this.dialect.forUpdate}`,
+      sql: `SELECT id, sku, reorder_point, low FROM products WHERE archived_at IS NULL AND id IN (${ids.map(() => '?').join(', ')})${this.dialect.forUpdate}`,
       params: ids,
       read: (rows) =>
         new Map(
-          (rows as { id: number; sku: string; reorder_point: number }[]).map((p) => [
+          (rows as { id: number; sku: string; reorder_point: number; low: number | boolean }[]).map((p) => [
             Number(p.id),
-            { sku: p.sku, reorderPoint: Number(p.reorder_point) },
+            { sku: p.sku, reorderPoint: Number(p.reorder_point), low: Boolean(Number(p.low)) },
           ]),
         ),
     };
@@ -170,7 +175,7 @@ export class ProductsRepository {
     await manager.delete(ProductTerm, { productId });
   }
 
-  /** For a stock write whose products crossed their reorder point: which are low now. */
+  /** For a stock write whose products' low flag no longer holds: which are low now. */
   setLow(changes: Map<number, boolean>): Statement {
     const ids = [...changes.keys()];
     return {
@@ -185,12 +190,10 @@ export class ProductsRepository {
       Product,
       products.map((p) => ({ ...p })), // copies: the driver may write back into them
     );
-    const keys = products.map((p) => p.skuKey);
-    const rows: { id: number; sku_key: string }[] = await manager.query(
-      `SELECT id, sku_key FROM products WHERE sku_key IN (${keys.map(() => '?').join(', ')})`,
-      keys,
+    const ids = await this.findIdsBySkuKey(
+      products.map((p) => p.skuKey),
+      manager,
     );
-    const ids = new Map(rows.map((r) => [r.sku_key, Number(r.id)]));
     return products.map((p) => ({ ...p, id: ids.get(p.skuKey)! }));
   }
 

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
 import { parseIfMatch } from '../../common/http/if-match';
@@ -9,7 +8,7 @@ import { auditEntry } from '../audit/audit-context';
 import { AuditRepository } from '../audit/audit.repository';
 import { EventSequencer } from '../events/event-sequencer.service';
 import { EventsRepository } from '../events/events.repository';
-import { NewEvent, thresholdEvent } from '../events/new-event';
+import { isLow, NewEvent, thresholdEvent } from '../events/new-event';
 import { StockLevelsRepository } from '../stock/levels/stock-levels.repository';
 import { Product } from './entities/product.entity';
 import {
@@ -54,7 +53,7 @@ export class ProductsService {
   }
 
   /**
-   * Creates products in one transaction — theirs rows, search terms, audit entries and product.created
+   * Creates products in one transaction — their rows, search terms, audit entries and product.created
    * events, each kind in one multi-row INSERT — as `create` does one at a time (the CSV import's path).
    * All or nothing: a taken SKU fails the lot (409 SKU_TAKEN, the caller may then create one by one).
    */
@@ -164,32 +163,28 @@ export class ProductsService {
         if (Object.keys(changes).length === 0) return toProductView(product, onHand);
         changes.version = product.version + 1;
         changes.updatedAt = new Date();
-        // stock writes lock the product first: none is in flight, the levels are as committed
-        const available = await this.availableOf(manager, id);
-        if (changes.reorderPoint !== undefined) changes.low = available <= changes.reorderPoint;
+        let crossing: NewEvent | null = null;
+        if (changes.reorderPoint !== undefined) {
+          // stock writes lock the product first: none is in flight, the levels are as committed
+          const { onHand: total, reserved } = await this.levels.lockedTotals(manager, id);
+          const available = total - reserved;
+          changes.low = isLow(available, changes.reorderPoint);
+          crossing = thresholdEvent(
+            { productId: id, sku: product.sku, reorderPoint: changes.reorderPoint },
+            { available, reorderPoint: product.reorderPoint },
+            available,
+          );
+        }
         await this.products.update(manager, id, changes);
         if (changes.name !== undefined) await this.products.reindexTerms(manager, { ...product, name: changes.name });
         const before = toProductView(product, onHand);
         const after = toProductView({ ...product, ...changes }, onHand);
         await this.audit.append(manager, auditEntry(ctx, 'product.update', 'product', id, before, after));
-        const events = [productEvent('product.updated', { ...after, stock })];
-        if (changes.reorderPoint !== undefined) {
-          const crossing = thresholdEvent(
-            { productId: id, sku: product.sku, reorderPoint: changes.reorderPoint },
-            { available, reorderPoint: product.reorderPoint },
-            available,
-          );
-          if (crossing) events.push(crossing);
-        }
+        const events = [productEvent('product.updated', { ...after, stock }), ...(crossing ? [crossing] : [])];
         await this.events.append(manager, events, changes.updatedAt);
         return after;
       })
       .finally(() => this.sequencer.kick());
-  }
-
-  private async availableOf(manager: EntityManager, id: number): Promise<number> {
-    const { onHand, reserved } = await this.levels.lockedTotals(manager, id);
-    return onHand - reserved;
   }
 
   /** Archives, never erases: the SKU stays taken and the product's history stays readable. */

@@ -11,7 +11,7 @@ import { TransactionService } from '../../database/transaction.service';
 import { AuditRepository, InsertedRowEntry } from '../audit/audit.repository';
 import { EventSequencer } from '../events/event-sequencer.service';
 import { EventsRepository } from '../events/events.repository';
-import { NewEvent, thresholdEvent } from '../events/new-event';
+import { isLow, NewEvent, thresholdEvent } from '../events/new-event';
 import { ProductsRepository, StockedProduct } from '../products/products.repository';
 import { ProductsService } from '../products/products.service';
 import { WarehousesService } from '../warehouses/warehouses.service';
@@ -58,9 +58,7 @@ interface Accepted {
 }
 
 /** A product a group locked: its SKU, reorder point and total available as the writes before leave it. */
-interface ProductTotal {
-  sku: string;
-  reorderPoint: number;
+interface ProductTotal extends StockedProduct {
   available: number;
 }
 
@@ -245,7 +243,6 @@ export class StockLedgerService {
     const distinct = [...new Map(group.flatMap((p) => p.keys).map((k) => [levelKeyOf(k), k])).values()];
     const lockStarted = process.hrtime.bigint();
     const { created, totals, ...locked } = await this.lock(tx, group, distinct, now);
-    const lowBefore = new Map([...totals].map(([id, t]) => [id, t.available <= t.reorderPoint]));
     const lockWait = Number(process.hrtime.bigint() - lockStarted) / 1e9;
     this.metrics.lockWait.observe(lockWait);
     annotateSpan({ 'inventory.lock_wait_ms': lockWait * 1000 });
@@ -289,11 +286,11 @@ export class StockLedgerService {
       .filter((k) => touched.has(levelKeyOf(k)))
       .map((k) => ({ ...k, ...locked.levels.get(levelKeyOf(k))! }));
     const reservations = accepted.flatMap(({ planned }) => (planned.reservation ? [planned.reservation] : []));
-    // products whose low flag the group flips (it crossed the reorder point; a rare write does)
+    // products whose stored low flag the group's end state contradicts (it crossed the reorder point)
     const lowNow = new Map(
       [...totals].flatMap(([id, t]): [number, boolean][] => {
-        const low = t.available <= t.reorderPoint;
-        return low === lowBefore.get(id) ? [] : [[id, low]];
+        const low = isLow(t.available, t.reorderPoint);
+        return low === t.low ? [] : [[id, low]];
       }),
     );
     const before: Statement[] = [
@@ -371,19 +368,19 @@ export class StockLedgerService {
     const products = read(this.productRows.lockForStock(productIds));
     const found = read(this.levelRows.lockForUpdate(sorted));
     // read after the products' locks: every earlier write to them has committed
-    const available = read(this.levelRows.availableTotals(productIds));
+    const levelTotals = read(this.levelRows.totals(productIds));
     const results = await tx.query(statements);
 
     const states = (i: number) => (i < 0 ? [] : [...(results[i] as Map<number, ReservationState>)]);
     const mayAdd = new Set(group.flatMap(levelsItMayAddTo));
     const foundLevels = results[found] as Map<string, LevelState>;
     const activeProducts = results[products] as Map<number, StockedProduct>;
-    const availableNow = results[available] as Map<number, number>;
+    const totalsNow = results[levelTotals] as Map<number, LevelState>;
     const activeSkus = new Map([...activeProducts].map(([id, p]) => [id, p.sku]));
     const totals = new Map(
       [...activeProducts].map(([id, p]): [number, ProductTotal] => [
         id,
-        { ...p, available: availableNow.get(id) ?? 0 },
+        { ...p, available: (totalsNow.get(id)?.onHand ?? 0) - (totalsNow.get(id)?.reserved ?? 0) },
       ]),
     );
     // only for active products: a write naming another is refused and must leave no row behind

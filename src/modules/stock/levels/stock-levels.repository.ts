@@ -82,21 +82,28 @@ export class StockLevelsRepository {
   }
 
   /**
-   * Each product's available stock over all warehouses (on hand less reserved), for a stock write's
-   * transaction once it holds the products' locks: every earlier write to them has committed.
+   * Each product's on hand and reserved summed over its warehouses (absent: no level row). In a stock
+   * write's transaction once it holds the products' locks, every earlier write to them has committed.
    */
-  availableTotals(productIds: number[]): Statement<Map<number, number>> {
+  totals(productIds: number[]): Statement<Map<number, LevelState>> {
     return {
-      sql: `SELECT product_id, SUM(on_hand - reserved) AS available FROM stock_levels WHERE product_id IN (${productIds.map(() => '?').join(', ')}) GROUP BY product_id`,
+      sql: `SELECT product_id, SUM(on_hand) AS on_hand, SUM(reserved) AS reserved FROM stock_levels WHERE product_id IN (${productIds.map(() => '?').join(', ')}) GROUP BY product_id`,
       params: productIds,
       read: (rows) =>
         new Map(
-          (rows as { product_id: number; available: string | number }[]).map((r) => [
+          (rows as { product_id: number; on_hand: string | number; reserved: string | number }[]).map((r) => [
             Number(r.product_id),
-            Number(r.available),
+            { onHand: Number(r.on_hand), reserved: Number(r.reserved) },
           ]),
         ),
     };
+  }
+
+  /** `totals` outside a transaction (a page of an export: each row's figures from one statement). */
+  async totalsOf(productIds: number[]): Promise<Map<number, LevelState>> {
+    if (!productIds.length) return new Map();
+    const { sql, params, read } = this.totals(productIds);
+    return read!(await this.dataSource.query(sql, params));
   }
 
   /** Per-warehouse levels of one product, in warehouse code order. */
