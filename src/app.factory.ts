@@ -13,6 +13,7 @@ import { ApiError } from './common/errors/api-error';
 import { sendError } from './all-exceptions.filter';
 import { readAppConfig, TrustProxy } from './config/app.config';
 import { nameServerSpans } from './common/tracing/tracing';
+import { routeTemplate } from './common/http/routes';
 import { quietBootLogger } from './common/quiet-boot-logger';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -84,9 +85,7 @@ export async function createApp(): Promise<NestFastifyApplication> {
   if (config.openApi) serveOpenApi(app);
   if (config.httpMetrics) {
     fastify.addHook('onResponse', (request, reply, done) => {
-      // routeOptions.url is the template (/api/products/:id); unmatched requests have none
-      const route = request.is404 ? undefined : request.routeOptions.url;
-      metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+      metrics.observeRequest(request.method, routeTemplate(request), reply.statusCode, reply.elapsedTime / 1000);
       done();
     });
   }

@@ -63,8 +63,8 @@ async function bootstrap(): Promise<void> {
   const login = `curl -X POST ${url}/api/auth/login -H 'Content-Type: application/json' -d '{"username":"${admin}","password":"<password>"}'`;
   app.get(Logger).log(`Inventory service listening on ${url} (${where}). Log in: ${login}`, 'Bootstrap');
   const { logFormat, openApi } = config.getOrThrow('app', { infer: true });
+  const password = app.get(UsersService).takeGeneratedAdminPassword(); // not kept in memory either way
   if (logFormat === 'pretty') {
-    const password = app.get(UsersService).generatedAdminPassword;
     logDestination.write(
       [
         '',

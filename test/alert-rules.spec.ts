@@ -131,6 +131,13 @@ describe('Prometheus alert rules (docker/prometheus/alerts.yml)', () => {
     expect(metricsIn(rules[0].expr)).toEqual(['up']); // the extraction itself finds names
   });
 
+  it('can rely on the webhook outcomes being exported at 0 from the start (the failure alert uses increase() alone)', async () => {
+    const exported = await new MetricsService().registry.getSingleMetricAsString('inventory_webhook_deliveries_total');
+    for (const outcome of ['delivered', 'retry', 'failed']) {
+      expect(exported).toContain(`inventory_webhook_deliveries_total{outcome="${outcome}"} 0`);
+    }
+  });
+
   it('is loaded by the compose Prometheus', () => {
     const config = readYaml<{ rule_files?: string[] }>('docker/prometheus/prometheus.yml');
     expect(config.rule_files).toEqual(['alerts.yml']); // relative to prometheus.yml: /etc/prometheus/alerts.yml

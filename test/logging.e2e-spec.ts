@@ -52,6 +52,8 @@ describe('structured logs', () => {
       );
     const me = lines.find((l) => l.req?.id === 'log-test-me');
     expect(me).toMatchObject({ msg: 'request completed', req: { url: '/api/auth/me' }, res: { statusCode: 200 } });
+    // without OTEL_EXPORTER_OTLP_ENDPOINT nothing is traced: no line carries a trace id
+    expect(log).not.toContain('"trace_id"');
     expect(lines.some((l) => l.req?.id === 'log-test-login')).toBe(true);
     expect(log).not.toContain(ADMIN.password);
     expect(log).not.toContain('another-secret-password');

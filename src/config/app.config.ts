@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
 import { isIP } from 'node:net';
 import { ConfigError, validateConfig } from './validate-config';
 
@@ -14,6 +14,13 @@ class AppEnv {
   @IsOptional() @IsIn(['true', 'false']) METRICS_ENABLED?: string;
   @IsOptional() @IsString() TRUST_PROXY?: string;
   @IsOptional() @IsInt() @Min(0) @Max(1_000_000) MAX_IN_FLIGHT?: number;
+  /** Read by the OpenTelemetry exporter itself (common/tracing); checked here so a bad one stops the start. */
+  @IsOptional()
+  @IsUrl(
+    { require_tld: false, require_protocol: true, protocols: ['http', 'https'] },
+    { message: 'must be an http(s) URL' },
+  )
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
 }
 
 /** Fastify's `trustProxy`: how many proxy hops to believe, or which proxy addresses; false believes none. */
@@ -43,7 +50,7 @@ export interface AppConfig {
   port: number;
   production: boolean;
   logLevel: (typeof LOG_LEVELS)[number];
-  /** JSON lines, or human-readable lines (the default on a terminal). */
+  /** JSON lines, or human-readable lines (the default on a terminal outside production). */
   logFormat: 'json' | 'pretty';
   /** /docs and /docs-json: on outside production, opt-in there. */
   openApi: boolean;
@@ -64,7 +71,8 @@ export function readAppConfig(): AppConfig {
     port: env.PORT ?? 3000,
     production: env.NODE_ENV === 'production',
     logLevel: env.LOG_LEVEL ?? 'info',
-    logFormat: env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+    // a production container with a TTY (`docker run -t`) still logs JSON for its collector
+    logFormat: env.LOG_FORMAT ?? (process.stdout.isTTY && env.NODE_ENV !== 'production' ? 'pretty' : 'json'),
     httpMetrics: env.METRICS_ENABLED !== 'false',
     openApi: env.OPENAPI_ENABLED !== undefined ? env.OPENAPI_ENABLED === 'true' : env.NODE_ENV !== 'production',
     trustProxy: parseTrustProxy(env.TRUST_PROXY),

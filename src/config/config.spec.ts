@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseTrustProxy, readAppConfig } from './app.config';
 import { readAuthConfig, parseDuration } from './auth.config';
 import { readDatabaseConfig } from './database.config';
+import { readEventsConfig } from './events.config';
 import { readStockConfig } from './stock.config';
 
 describe('configuration', () => {
@@ -154,5 +155,27 @@ describe('configuration', () => {
   ])('rejects a bad %s', (variable, value) => {
     process.env = { JWT_SECRET: 'x'.repeat(32), [variable]: value };
     expect(() => readAuthConfig()).toThrow(new RegExp(`^Invalid configuration: ${variable}:`));
+  });
+
+  it("keeps events 7 days unless EVENTS_RETENTION_DAYS says longer; shorter than the contract's 7 is refused", () => {
+    process.env = {};
+    expect(readEventsConfig().retentionDays).toBe(7);
+    process.env = { EVENTS_RETENTION_DAYS: '30' };
+    expect(readEventsConfig().retentionDays).toBe(30);
+    for (const days of ['6', '7.5', 'week']) {
+      process.env = { EVENTS_RETENTION_DAYS: days };
+      expect(() => readEventsConfig()).toThrow(/^Invalid configuration: EVENTS_RETENTION_DAYS: /);
+    }
+  });
+
+  it('refuses an OTEL_EXPORTER_OTLP_ENDPOINT that is no http(s) URL, naming it', () => {
+    process.env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318' };
+    expect(() => readAppConfig()).not.toThrow();
+    for (const value of ['not a url', 'otel-collector:4318', 'ftp://collector']) {
+      process.env = { OTEL_EXPORTER_OTLP_ENDPOINT: value };
+      expect(() => readAppConfig()).toThrow(
+        /^Invalid configuration: OTEL_EXPORTER_OTLP_ENDPOINT: must be an http\(s\) URL$/,
+      );
+    }
   });
 });

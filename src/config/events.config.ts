@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { IsOptional, IsString, Matches } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { ConfigError, validateConfig } from './validate-config';
 
 /** The contract's retry delays: about 5 s, 30 s, 2 min, 10 min, 1 h, then hourly up to 24 h after the first try. */
@@ -12,9 +12,8 @@ class EventsEnv {
   @IsOptional() @IsString() WEBHOOK_ALLOWED_HOSTS?: string;
   @IsOptional() @IsString() WEBHOOK_SECRET_KEY?: string;
   @IsOptional() @Matches(/^amqps?:\/\//, { message: 'must be an amqp:// or amqps:// URL' }) EVENTS_AMQP_URL?: string;
-  @IsOptional()
-  @Matches(/^([7-9]|[1-9]\d{1,3})$/, { message: 'must be a whole number of days from 7 to 9999' })
-  EVENTS_RETENTION_DAYS?: string;
+  /** The contract keeps events 7 days at least. */
+  @IsOptional() @IsInt() @Min(7) @Max(9999) EVENTS_RETENTION_DAYS?: number;
 }
 
 export interface EventsConfig {
@@ -46,7 +45,7 @@ export function readEventsConfig(): EventsConfig {
     ),
     secretKey: env.WEBHOOK_SECRET_KEY ?? null,
     amqpUrl: env.EVENTS_AMQP_URL ?? null,
-    retentionDays: Number(env.EVENTS_RETENTION_DAYS ?? 7),
+    retentionDays: env.EVENTS_RETENTION_DAYS ?? 7,
   };
 }
 

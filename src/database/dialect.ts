@@ -160,9 +160,11 @@ const MYSQL: Dialect = {
   },
 };
 
-/** better-sqlite3 binds no Date: the text TypeORM writes for a datetime column, UTC with milliseconds. */
-const sqliteParam = (value: unknown) =>
-  value instanceof Date ? value.toISOString().replace('T', ' ').slice(0, 23) : value;
+/** A time as the text TypeORM writes for a datetime column: UTC with milliseconds (both drivers read it). */
+export const sqlDateTime = (date: Date) => date.toISOString().replace('T', ' ').slice(0, 23);
+
+/** better-sqlite3 binds no Date. */
+const sqliteParam = (value: unknown) => (value instanceof Date ? sqlDateTime(value) : value);
 
 const SQLITE: Dialect = {
   begin: 'BEGIN TRANSACTION',

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isProbeOrScrape } from './routes';
 
 export interface InFlightObserver {
   /** The number of requests being served changed. */
@@ -8,7 +9,6 @@ export interface InFlightObserver {
 }
 
 /** Probes and the metrics scrape are answered whatever the load: an overloaded instance must still say so. */
-const NEVER_SHED = (route: string | undefined) => route === '/metrics' || route?.startsWith('/health/') === true;
 
 /**
  * MAX_IN_FLIGHT: past `max` requests served at once, a new one is answered 503 with Retry-After at
@@ -18,7 +18,7 @@ const NEVER_SHED = (route: string | undefined) => route === '/metrics' || route?
 export function installLoadShedding(fastify: FastifyInstance, max: number, observer: InFlightObserver): void {
   let inFlight = 0;
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (NEVER_SHED(request.routeOptions.url)) return done();
+    if (isProbeOrScrape(request.routeOptions.url)) return done();
     if (max > 0 && inFlight >= max) return observer.shed(request, reply);
     observer.inFlight(++inFlight);
     // 'close' follows the last byte of the answer, or the client going away: either way it is no longer served

@@ -6,9 +6,7 @@ import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-
-/** Probes and scrapes come every few seconds and say nothing about a request's path: not traced. */
-const UNTRACED = /^\/(health\/|metrics)/;
+import { isProbeOrScrape } from '../http/routes';
 
 /**
  * The OpenTelemetry SDK: spans exported over OTLP/HTTP (the exporter reads the endpoint, headers and
@@ -27,11 +25,13 @@ export function startTracing(env: NodeJS.ProcessEnv): () => Promise<void> {
     tracerProvider: provider,
     instrumentations: [
       new HttpInstrumentation({
-        ignoreIncomingRequestHook: (request) => UNTRACED.test(request.url ?? ''),
+        // probes and scrapes come every few seconds and say nothing about a request's path
+        ignoreIncomingRequestHook: (request) => isProbeOrScrape(request.url?.split('?')[0]),
         // webhook deliveries go through undici, not http: nothing outgoing worth a span
         disableOutgoingRequestInstrumentation: true,
       }),
-      new MySQL2Instrumentation(),
+      // the statements as sent, placeholders and all: never the bound values (rows, password hashes)
+      new MySQL2Instrumentation({ maskStatement: true, maskStatementHook: (sql) => sql }),
       new PinoInstrumentation(),
     ],
   });

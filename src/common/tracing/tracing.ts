@@ -1,8 +1,11 @@
-import { Attributes, context, Context, Link, Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import { Attributes, context, Context, Link, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
+import { routeTemplate } from '../http/routes';
 
 /** The service's own spans; no-ops unless the SDK started (register.ts). */
 const tracer = trace.getTracer('inventory-service');
+/** A span links at most this many other contexts. */
+const MAX_LINKS = 64;
 
 /** Tracing is on when an OTLP endpoint is set (contract: `OTEL_EXPORTER_OTLP_ENDPOINT`). */
 export const tracingConfigured = (env: NodeJS.ProcessEnv = process.env): boolean =>
@@ -15,7 +18,7 @@ export const tracingConfigured = (env: NodeJS.ProcessEnv = process.env): boolean
 export function nameServerSpans(fastify: FastifyInstance): void {
   if (!tracingConfigured()) return;
   fastify.addHook('onRequest', (request, _reply, done) => {
-    const route = request.is404 ? undefined : request.routeOptions.url;
+    const route = routeTemplate(request);
     const span = trace.getActiveSpan();
     if (span && route) {
       span.updateName(`${request.method} ${route}`);
@@ -26,13 +29,21 @@ export function nameServerSpans(fastify: FastifyInstance): void {
 }
 
 /**
- * Runs `work` in a span that is the child of `parent` — a context captured earlier, such as the
- * request a queued write came from — linked to `links`; SQL issued inside is its child.
+ * Runs `work` in a span with `attributes` that is the child of `parents[0]` — a context captured
+ * earlier, such as the request a queued write came from — linked to the others (at most
+ * MAX_LINKS); SQL issued inside is its child. Without tracing, just `work`: nothing is built.
  */
-export function inSpan<T>(name: string, parent: Context, links: Link[], work: (span: Span) => Promise<T>): Promise<T> {
-  return tracer.startActiveSpan(name, { links }, parent, async (span) => {
+export function inSpan<T>(
+  name: string,
+  parents: Context[],
+  attributes: Attributes,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (!tracingConfigured()) return work();
+  const links = parents.slice(1, 1 + MAX_LINKS).flatMap(linkTo);
+  return tracer.startActiveSpan(name, { links, attributes }, parents[0], async (span) => {
     try {
-      return await work(span);
+      return await work();
     } catch (error) {
       span.recordException(error as Error);
       span.setStatus({ code: SpanStatusCode.ERROR });
@@ -47,7 +58,7 @@ export function inSpan<T>(name: string, parent: Context, links: Link[], work: (s
 export const currentContext = (): Context => context.active();
 
 /** A link to the span active in `ctx`, if there is one. */
-export function linkTo(ctx: Context): Link[] {
+function linkTo(ctx: Context): Link[] {
   const span = trace.getSpan(ctx);
   return span ? [{ context: span.spanContext() }] : [];
 }

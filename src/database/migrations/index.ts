@@ -6,13 +6,13 @@ import { LongRecords1795625000000 as MysqlLongRecords } from './mysql/1795625000
 import { Reservations1796188076065 as MysqlReservations } from './mysql/1796188076065-Reservations';
 import { Events1796192131167 as MysqlEvents } from './mysql/1796192131167-Events';
 import { Search1796300000000 as MysqlSearch } from './mysql/1796300000000-Search';
-import { MovementsByProduct1796300000001 as MysqlMovementsByProduct } from './mysql/1796300000001-MovementsByProduct';
+import { LookupIndexes1796300000001 as MysqlLookupIndexes } from './mysql/1796300000001-LookupIndexes';
 import { Initial1795615480000 as SqliteInitial } from './sqlite/1795615480000-Initial';
 import { StockLedger1795616700000 as SqliteStockLedger } from './sqlite/1795616700000-StockLedger';
 import { Reservations1796188065088 as SqliteReservations } from './sqlite/1796188065088-Reservations';
 import { Events1796192131167 as SqliteEvents } from './sqlite/1796192131167-Events';
 import { Search1796300000000 as SqliteSearch } from './sqlite/1796300000000-Search';
-import { MovementsByProduct1796300000001 as SqliteMovementsByProduct } from './sqlite/1796300000001-MovementsByProduct';
+import { LookupIndexes1796300000001 as SqliteLookupIndexes } from './sqlite/1796300000001-LookupIndexes';
 
 export const MYSQL_MIGRATIONS = [
   MysqlInitial,
@@ -21,7 +21,7 @@ export const MYSQL_MIGRATIONS = [
   MysqlReservations,
   MysqlEvents,
   MysqlSearch,
-  MysqlMovementsByProduct,
+  MysqlLookupIndexes,
 ];
 export const SQLITE_MIGRATIONS = [
   SqliteInitial,
@@ -29,5 +29,5 @@ export const SQLITE_MIGRATIONS = [
   SqliteReservations,
   SqliteEvents,
   SqliteSearch,
-  SqliteMovementsByProduct,
+  SqliteLookupIndexes,
 ];

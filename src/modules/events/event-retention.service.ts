@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { SingleFlight } from '../../common/single-flight';
 import { TypedConfigService } from '../../config';
 import { Statement } from '../../database/dialect';
 import { TransactionService } from '../../database/transaction.service';
@@ -22,10 +23,12 @@ const BATCH = 1000;
  * purge and loses nothing.
  */
 @Injectable()
-export class EventRetention implements OnModuleInit, OnApplicationShutdown {
+export class EventRetention implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(EventRetention.name);
   private readonly retentionMs: number;
   private timer?: NodeJS.Timeout;
+  /** One purge at a time; a shutdown waits for the one running before the pool closes. */
+  private readonly runs = new SingleFlight(() => this.purgeLogged());
 
   constructor(
     private readonly events: EventsRepository,
@@ -38,12 +41,13 @@ export class EventRetention implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    this.timer = setInterval(() => void this.purgeLogged(), PURGE_EVERY_MS);
+    this.timer = setInterval(() => this.runs.request(), PURGE_EVERY_MS);
     this.timer.unref();
   }
 
-  onApplicationShutdown(): void {
+  async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    await this.runs.stop();
   }
 
   /** One purge pass as of `now`: how many deliveries and events it deleted. */
@@ -53,7 +57,8 @@ export class EventRetention implements OnModuleInit, OnApplicationShutdown {
       () => this.webhooks.finishedBefore(cutoff, BATCH),
       (ids) => this.webhooks.deleteFinished(ids),
     );
-    // read after the deliveries went: what is left still needs its event
+    // read after the deliveries went: what is left still needs its event (the cursor read binds a time: the
+    // transaction's statements bind it as each driver needs)
     const [brokerCursor] = await this.tx.runInline((tx) =>
       tx.query([this.cursors.positionIfLeasedSince(BROKER_CURSOR, cutoff)]),
     );

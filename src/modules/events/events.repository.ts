@@ -145,11 +145,10 @@ export class EventsRepository {
     };
   }
 
-  /** Events not placed yet (committed ones; a backlog means the sequencer is behind). */
-  /** Up to `take` placed events at or before `position` that occurred before `cutoff`, oldest first. */
+  /** Up to `take` placed events at or before `position` that occurred before `cutoff` (any `take`: all go). */
   placedBefore(position: number, cutoff: Date, take: number): Statement<number[]> {
     return {
-      sql: `SELECT id FROM events WHERE position <= ? AND occurred_at < ? ORDER BY position LIMIT ${take}`,
+      sql: `SELECT id FROM events WHERE position <= ? AND occurred_at < ? LIMIT ${take}`,
       params: [position, cutoff],
       read: (rows) => (rows as { id: string | number }[]).map((r) => Number(r.id)),
     };
@@ -159,6 +158,7 @@ export class EventsRepository {
     return { sql: `DELETE FROM events WHERE id IN (${ids.map(() => '?').join(', ')})`, params: ids };
   }
 
+  /** Events not placed yet (committed ones; a backlog means the sequencer is behind). */
   async countUnplaced(): Promise<number> {
     const [row] = (await this.dataSource.query('SELECT COUNT(*) AS n FROM events WHERE position IS NULL')) as {
       n: string | number;

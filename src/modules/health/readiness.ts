@@ -15,8 +15,8 @@ export interface DatabaseState {
 
 /**
  * The database half of readiness: a ping and the migrations check, run at most once per second
- * however many probes ask (concurrent probes share the check in flight). Each check sets
- * inventory_ready, and a scrape runs one when the last is over a second old, so the gauge is fresh
+ * however many probes ask (concurrent probes share the check in flight). A scrape reads
+ * inventory_ready through it (running one when the last is over a second old), so the gauge is fresh
  * when nobody probes.
  */
 @Injectable()
@@ -26,20 +26,16 @@ export class ReadinessCheck {
   constructor(
     private readonly dataSource: DataSource,
     private readonly shutdown: ShutdownState,
-    private readonly metrics: MetricsService,
+    metrics: MetricsService,
   ) {
+    // inventory_ready is read at each scrape, through the same cached check
     metrics.readinessCheck = async () => this.passes(await this.database());
   }
 
   database(): Promise<DatabaseState> {
     const now = Date.now();
     if (!this.last || now - this.last.startedAt >= READINESS_CHECK_MAX_AGE_MS) {
-      const state = this.check();
-      this.last = { startedAt: now, state };
-      void state.then((answer) => {
-        // a slow check that ends after a newer one started must not overwrite the newer answer
-        if (this.last?.state === state) this.metrics.ready.set(this.passes(answer) ? 1 : 0);
-      });
+      this.last = { startedAt: now, state: this.check() };
     }
     return this.last.state;
   }

@@ -3,7 +3,7 @@ import { Context } from '@opentelemetry/api';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
 import { MetricsService } from '../../common/metrics/metrics.service';
-import { annotateSpan, currentContext, inSpan, linkTo } from '../../common/tracing/tracing';
+import { annotateSpan, currentContext, inSpan } from '../../common/tracing/tracing';
 import { duplicateKey, InsertedIds, NO_INSERTED_IDS, Statement, withIds } from '../../database/dialect';
 import { SequencesRepository } from '../../database/sequences.repository';
 import { Transaction } from '../../database/transaction';
@@ -26,8 +26,6 @@ import { levelsItMayAddTo, Locked, plan, Plan, ResolvedWrite, StockResult, Stock
 
 /** The sequence reservation ids come from (database/sequences.repository.ts). */
 const RESERVATION_IDS = 'reservations';
-/** A group's span links at most this many of its other writes' requests. */
-const MAX_TRACE_LINKS = 64;
 /** The service itself, as the actor of what no user asked for (a reservation's expiry). */
 const SYSTEM = { id: 0, username: 'system', role: 'admin' as const };
 
@@ -211,11 +209,13 @@ export class StockLedgerService {
     let outcomes: Outcome[];
     try {
       // traced as a child of the first write's request, linked to the others'
-      const links = group.slice(1, 1 + MAX_TRACE_LINKS).flatMap((p) => linkTo(p.trace));
-      outcomes = await inSpan('stock.group', group[0].trace, links, (span) => {
-        span.setAttributes({ 'inventory.group.writes': group.length, 'inventory.group.operations': sizeOf(group) });
-        return this.tx.runInline((tx) => this.commitGroup(tx, group));
-      });
+      const attributes = { 'inventory.group.writes': group.length, 'inventory.group.operations': sizeOf(group) };
+      outcomes = await inSpan(
+        'stock.group',
+        group.map((p) => p.trace),
+        attributes,
+        () => this.tx.runInline((tx) => this.commitGroup(tx, group)),
+      );
     } catch (error) {
       if (error instanceof Regroup) {
         const alone = async () => {

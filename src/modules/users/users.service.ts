@@ -22,8 +22,8 @@ export interface TokenUser extends AuthUser {
 @Injectable()
 export class UsersService implements OnApplicationBootstrap {
   private readonly logger = new Logger(UsersService.name);
-  /** The admin's password when this start generated it (no users, no ADMIN_PASSWORD): the start banner shows it once. */
-  generatedAdminPassword: string | null = null;
+  /** The admin's password when this start generated it (no users, no ADMIN_PASSWORD), until the banner takes it. */
+  private generatedAdminPassword: string | null = null;
   private readonly tokenUsers = new Map<number, { expires: number; user: Promise<TokenUser | null> }>();
 
   constructor(
@@ -65,6 +65,13 @@ export class UsersService implements OnApplicationBootstrap {
         `Created admin user "${auth.adminUsername}" with generated password: ${password} (shown once; change it with PATCH /api/users/:id)`,
       );
     }
+  }
+
+  /** The generated admin password, once (the start banner shows it); null after, or when none was generated. */
+  takeGeneratedAdminPassword(): string | null {
+    const password = this.generatedAdminPassword;
+    this.generatedAdminPassword = null;
+    return password;
   }
 
   async create(ctx: RequestContext, dto: CreateUserDto): Promise<UserView> {

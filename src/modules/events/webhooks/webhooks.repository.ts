@@ -365,10 +365,10 @@ export class WebhooksRepository {
     return row.p === null ? null : Number(row.p);
   }
 
-  /** Up to `take` delivered or failed deliveries created before `cutoff`, oldest first. */
+  /** Up to `take` delivered or failed deliveries created before `cutoff` (by the created_at index). */
   finishedBefore(cutoff: Date, take: number): Statement<number[]> {
     return {
-      sql: `SELECT id FROM webhook_deliveries WHERE status IN ('DELIVERED', 'FAILED') AND created_at < ? ORDER BY id LIMIT ${take}`,
+      sql: `SELECT id FROM webhook_deliveries WHERE status IN ('DELIVERED', 'FAILED') AND created_at < ? LIMIT ${take}`,
       params: [cutoff],
       read: (rows) => (rows as { id: string | number }[]).map((r) => Number(r.id)),
     };

@@ -14,6 +14,7 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 @Index('UQ_webhook_deliveries_event', ['webhookId', 'eventPosition'], { unique: true })
 @Index('IDX_webhook_deliveries_due', ['status', 'waits', 'nextAttemptAt'])
 @Index('IDX_webhook_deliveries_webhook', ['webhookId', 'status', 'id'])
+@Index('IDX_webhook_deliveries_created', ['createdAt'])
 export class WebhookDelivery {
   @BigIdColumn() id!: number;
   @Column({ name: 'webhook_id', type: 'int' }) webhookId!: number;
