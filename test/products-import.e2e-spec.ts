@@ -286,4 +286,28 @@ describe('import:products', () => {
     expect(res.stdout).toMatch(/^progress: \d+ lines \(\d+%\), \d+ lines\/s, 0 failed$/m);
     expect(summary(res.stdout, 'would create')).toBe(10_500);
   });
+
+  it("writes a file of several chunks: each chunk's new products together, every opening count, one movement each", async () => {
+    const before = await rowCounts();
+    const lines = ['sku,name,warehouse,onHand'];
+    for (let i = 0; i < 1_200; i++) lines.push(`CHUNK-${i},Chunked ${i},MAIN,${i + 1}`);
+    lines.push('CHUNK-7,Repeated,MAIN,1'); // the one bad line, in the third chunk
+    const res = await importFile('chunks.csv', lines.join('\n'));
+    expect(res.code).toBe(1);
+    expect(errorLines(res.stdout)).toEqual(['line 1202: sku: CHUNK-7 already appears on line 9']);
+    expect(summary(res.stdout, 'created')).toBe(1_200);
+    expect(summary(res.stdout, 'stock counted')).toBe(1_200);
+    const after = await rowCounts();
+    expect(after.products - before.products).toBe(1_200);
+    expect(after.stock_movements - before.stock_movements).toBe(1_200);
+    const [{ total }] = await database.query<{ total: number | string }>(
+      "SELECT SUM(m.quantity) AS total FROM stock_movements m JOIN products p ON p.id = m.product_id WHERE p.sku LIKE 'CHUNK-%'",
+    );
+    expect(Number(total)).toBe((1_200 * 1_201) / 2);
+    // ids ascend in file order, as if created one by one
+    const ids = await database.query<{ id: number; sku: string }>(
+      "SELECT id, sku FROM products WHERE sku LIKE 'CHUNK-%' ORDER BY id",
+    );
+    expect(ids.map((r) => r.sku)).toEqual(Array.from({ length: 1_200 }, (_, i) => `CHUNK-${i}`));
+  });
 });

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ImportFileError } from '../modules/product-import/import-lines';
-import { ImportCounts, ProductImportService } from '../modules/product-import/product-import.service';
+import { noCounts, ProductImportService } from '../modules/product-import/product-import.service';
 import { CliError, cliContext } from './commands';
 import { ImportProgress } from './import-progress';
 
@@ -39,7 +39,7 @@ export class ImportProductsCommand extends CommandRunner {
     const dryRun = options.dryRun === true;
     const fileName = basename(file);
     const report = new ImportProgress(process.stdout, size, dryRun);
-    const counts: ImportCounts = { lines: 0, created: 0, updated: 0, unchanged: 0, counted: 0, failed: 0 };
+    const counts = noCounts();
     try {
       await this.importer.import(cliContext(), createReadStream(file), { dryRun, fileName }, report, counts);
     } catch (error) {

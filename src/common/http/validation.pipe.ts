@@ -44,14 +44,19 @@ export class NoFieldsPipe implements PipeTransform {
   }
 }
 
+/** How bodies are validated: whitelisting, no unknown fields (the CSV import validates its lines so too). */
+export const VALIDATOR_OPTIONS = {
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+  validationError: { target: false, value: false },
+} as const;
+
 /** Whitelisting, no unknown fields, transformed types; failures list each field path. */
 export function createValidationPipe(): ValidationPipe {
   return new AppValidationPipe({
-    whitelist: true,
-    forbidNonWhitelisted: true,
+    ...VALIDATOR_OPTIONS,
     transform: true,
-    forbidUnknownValues: true,
-    validationError: { target: false, value: false },
     exceptionFactory: (errors) => {
       const fields: Record<string, string[]> = {};
       collect(errors, '', fields);

@@ -4,6 +4,7 @@ import { parse } from 'csv-parse';
 import { Readable } from 'node:stream';
 import { CreateProductDto } from '../products/dto/product.dto';
 import { AdjustDto } from '../stock/dto/stock.dto';
+import { VALIDATOR_OPTIONS } from '../../common/http/validation.pipe';
 
 /** The columns an import file may have, as the contract names the fields; a header names them in any case and order. */
 export const IMPORT_COLUMNS = ['sku', 'name', 'description', 'unit', 'reorderPoint', 'warehouse', 'onHand'] as const;
@@ -39,14 +40,6 @@ export interface ImportLine {
   product: { name?: string; description?: string | null; unit?: string; reorderPoint?: number };
   stock?: { warehouse: string; onHand: number };
 }
-
-/** The same options as the HTTP API's ValidationPipe (common/http/validation.pipe.ts). */
-const VALIDATION = {
-  whitelist: true,
-  forbidNonWhitelisted: true,
-  forbidUnknownValues: true,
-  validationError: { target: false, value: false },
-} as const;
 
 /** The notes of an import's COUNT adjustments fit the contract's 500 characters. */
 const MAX_NOTE = 500;
@@ -192,7 +185,10 @@ export async function validateLine(
     reorderPoint: given('reorderPoint') === undefined ? undefined : numberOrText(cells.reorderPoint!),
   };
   const errors = messagesOf(
-    await validate(plainToInstance(CreateProductDto, { ...product, name: product.name ?? 'a name' }), VALIDATION),
+    await validate(
+      plainToInstance(CreateProductDto, { ...product, name: product.name ?? 'a name' }),
+      VALIDATOR_OPTIONS,
+    ),
   );
   const warehouse = given('warehouse');
   const onHand = given('onHand');
@@ -201,7 +197,7 @@ export async function validateLine(
   let stock: ImportLine['stock'];
   if (warehouse !== undefined && onHand !== undefined) {
     const count = { productId: 1, warehouse, countedQuantity: numberOrText(onHand), reason: 'COUNT', note };
-    const stockErrors = await validate(plainToInstance(AdjustDto, count), VALIDATION);
+    const stockErrors = await validate(plainToInstance(AdjustDto, count), VALIDATOR_OPTIONS);
     Object.assign(errors, messagesOf(stockErrors, { countedQuantity: 'onHand' }));
     if (!stockErrors.length) stock = { warehouse, onHand: count.countedQuantity as number };
   }

@@ -3,20 +3,19 @@ import { plainToInstance } from 'class-transformer';
 import { Readable } from 'node:stream';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ApiError } from '../../common/errors/api-error';
-import { TypedConfigService } from '../../config';
-import { CreateProductDto, ProductDetailView, UpdateProductDto } from '../products/dto/product.dto';
+import { duplicateKey } from '../../database/dialect';
+import { CreateProductDto, UpdateProductDto } from '../products/dto/product.dto';
+import { Product } from '../products/entities/product.entity';
 import { ProductsRepository } from '../products/products.repository';
 import { ProductsService } from '../products/products.service';
 import { AdjustDto } from '../stock/dto/stock.dto';
+import { StockLevelsRepository } from '../stock/levels/stock-levels.repository';
 import { StockService } from '../stock/stock.service';
 import { WarehousesService } from '../warehouses/warehouses.service';
-import { csvLines, FieldErrors, ImportLine, importNote, validateLine } from './import-lines';
+import { csvLines, FieldErrors, ImportLine, importNote, RefusedLine, validateLine } from './import-lines';
 
-/** Lines read, validated and then applied together: one SKU lookup per chunk, errors reported in line order. */
-export const IMPORT_CHUNK_LINES = 500;
-/** Connections a pool keeps for others while an import reads: the ledger's commit groups and the event sequencer. */
-const POOL_RESERVE = 5;
-const MAX_READERS = 32;
+/** Lines read, validated and then applied together: one read of their products, errors reported in line order. */
+const IMPORT_CHUNK_LINES = 500;
 
 export interface ImportOptions {
   /** Validate everything, write nothing. */
@@ -37,6 +36,8 @@ export interface ImportCounts {
   failed: number;
 }
 
+export const noCounts = (): ImportCounts => ({ lines: 0, created: 0, updated: 0, unchanged: 0, counted: 0, failed: 0 });
+
 export interface ImportObserver {
   /** A line refused, or whose product or stock could not be written; called in line order. */
   refused(line: number, errors: FieldErrors): void;
@@ -44,10 +45,7 @@ export interface ImportObserver {
   progress(counts: ImportCounts, bytes: number): void;
 }
 
-interface Refusal {
-  line: number;
-  errors: FieldErrors;
-}
+type Refusal = RefusedLine;
 
 /** One line's refusal: reported with its line number, the import goes on. */
 class LineRefused extends Error {
@@ -80,38 +78,23 @@ interface Plan {
 }
 
 /** The fields of `wanted` whose values differ from the product's. */
-function changesOf(product: ProductDetailView, wanted: ImportLine['product']): ImportLine['product'] {
+function changesOf(product: Product, wanted: ImportLine['product']): ImportLine['product'] {
   return Object.fromEntries(
     Object.entries(wanted).filter(([field, value]) => product[field as keyof typeof wanted] !== value),
   );
 }
 
-/**
- * Runs `work` over `items`, `limit` at a time. A LineRefused joins `refused`; any other error stops
- * the remaining items and is thrown once those running have settled.
- */
-async function eachConcurrently<T>(
-  items: T[],
-  limit: number,
-  refused: Refusal[],
-  work: (item: T, index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      const index = next++;
-      try {
-        await work(items[index], index);
-      } catch (error) {
-        if (error instanceof LineRefused) refused.push(error.refusal);
-        else failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-  if (failure) throw failure.error;
+/** Awaits `work`; a LineRefused joins `refused` (the import goes on), anything else is thrown. */
+async function refusedInto(refused: Refusal[], work: Promise<void>): Promise<void> {
+  try {
+    await work;
+  } catch (error) {
+    if (!(error instanceof LineRefused)) throw error;
+    refused.push(error.refusal);
+  }
 }
+
+const createDto = (plan: Plan) => plainToInstance(CreateProductDto, { sku: plan.line.sku, ...plan.line.product });
 
 /**
  * Imports products from CSV (import-lines.ts says what a line may hold): creates the SKUs that do not
@@ -123,24 +106,13 @@ async function eachConcurrently<T>(
  */
 @Injectable()
 export class ProductImportService {
-  /** Lines read at once: reads take no locks. */
-  private readonly readers: number;
-  /**
-   * Single product writes at once (updates, and creates when a chunk's could not go together). One: in
-   * file order, so a file's products are written as a person would, one after another.
-   */
-  private readonly productWriters = 1;
-
   constructor(
     private readonly products: ProductsService,
     private readonly productRows: ProductsRepository,
+    private readonly levels: StockLevelsRepository,
     private readonly stock: StockService,
     private readonly warehouses: WarehousesService,
-    config: TypedConfigService,
-  ) {
-    const db = config.getOrThrow('database', { infer: true });
-    this.readers = db.type === 'mysql' ? Math.min(MAX_READERS, Math.max(1, db.poolSize - POOL_RESERVE)) : 1;
-  }
+  ) {}
 
   /**
    * Reads `input` as a stream, one chunk of lines at a time (memory holds a chunk, and the SKUs seen so
@@ -152,7 +124,7 @@ export class ProductImportService {
     input: Readable,
     options: ImportOptions,
     observer: ImportObserver,
-    counts: ImportCounts = { lines: 0, created: 0, updated: 0, unchanged: 0, counted: 0, failed: 0 },
+    counts: ImportCounts,
   ): Promise<ImportCounts> {
     const note = importNote(options.fileName);
     const firstLineOf = new Map<string, number>();
@@ -194,9 +166,10 @@ export class ProductImportService {
   }
 
   /**
-   * Applies a chunk's valid lines in three passes: reads (`readers` at a time), product writes
-   * (`productWriters` at a time), then every stock count at once — the ledger commits the counts that
-   * arrive together as one transaction. A line refused in one pass takes no part in the next.
+   * Applies a chunk's valid lines in three passes: one read of the chunk's products and levels, then the
+   * product writes — the new ones in one transaction, the rest one by one in file order — then every
+   * stock count at once (the ledger commits counts that arrive together as one transaction). A line
+   * refused in one pass takes no part in the next.
    */
   private async applyLines(
     ctx: RequestContext,
@@ -207,40 +180,61 @@ export class ProductImportService {
   ): Promise<Refusal[]> {
     if (!lines.length) return [];
     const refused: Refusal[] = [];
-    // one query for the chunk; archived products too (their SKUs stay taken)
+    // archived products too (their SKUs stay taken): an id without an active product is one
     const ids = await this.productRows.findIdsBySkuKey([...new Set(lines.map((l) => l.sku.toLowerCase()))]);
-    const planned: (Plan | undefined)[] = new Array(lines.length);
-    await eachConcurrently(lines, this.readers, refused, async (line, i) => {
-      planned[i] = await this.plan(line, ids.get(line.sku.toLowerCase()));
-    });
-    // new products of the chunk in one transaction (file order: ascending ids, as if created one by one);
-    // should that fail (a SKU another writer took meanwhile), one by one, so the refusal names its line
-    const plans = planned.filter((plan) => plan !== undefined);
-    const creates = plans.filter((plan) => plan.product === 'created');
-    const written: Plan[] = [];
-    if (creates.length > 1 && !dryRun && (await this.createAll(ctx, creates))) {
-      counts.created += creates.length;
-      written.push(...creates);
+    const active = new Map((await this.productRows.findActiveByIds([...ids.values()])).map((p) => [p.id, p]));
+    const levels = await this.levels.byWarehouseOf([...active.keys()]);
+    const plans: Plan[] = [];
+    for (const line of lines) {
+      await refusedInto(
+        refused,
+        this.plan(line, ids.get(line.sku.toLowerCase()), active, levels).then((plan) => void plans.push(plan)),
+      );
     }
-    const rest = plans.filter((plan) => !written.includes(plan));
-    await eachConcurrently(rest, this.productWriters, refused, async (plan) => {
-      if (!dryRun) await this.writeProduct(ctx, plan);
-      counts[plan.product]++;
-      written.push(plan);
-    });
-    const toCount = written.filter((plan) => plan.count);
-    await eachConcurrently(toCount, toCount.length, refused, async (plan) => {
-      if (!dryRun) await this.count(ctx, plan, note);
-      counts.counted++;
-    });
+    // new products in one transaction (file order: ascending ids, as if created one by one); should a SKU
+    // have been taken meanwhile, one by one, so the refusal names its line
+    const creates = plans.filter((plan) => plan.product === 'created');
+    const written = new Set<Plan>();
+    if (creates.length && !dryRun && (await this.createAll(ctx, creates))) {
+      counts.created += creates.length;
+      creates.forEach((plan) => written.add(plan));
+    }
+    for (const plan of plans.filter((p) => !written.has(p))) {
+      await refusedInto(
+        refused,
+        (dryRun ? Promise.resolve() : this.writeProduct(ctx, plan)).then(() => {
+          counts[plan.product]++;
+          written.add(plan);
+        }),
+      );
+    }
+    const counting = [...written]
+      .filter((plan) => plan.count)
+      .map((plan) =>
+        refusedInto(
+          refused,
+          (dryRun ? Promise.resolve() : this.count(ctx, plan, note)).then(() => void counts.counted++),
+        ),
+      );
+    // every count settles before an unexpected failure stops the import
+    const failure = (await Promise.allSettled(counting)).find((r) => r.status === 'rejected');
+    if (failure) throw failure.reason;
     return refused;
   }
 
   /** What a line will do, from the product as stored; everything it needs is checked before any write. */
-  private async plan(line: ImportLine, productId: number | undefined): Promise<Plan> {
-    const existing = productId === undefined ? undefined : await this.current(line, productId);
+  private async plan(
+    line: ImportLine,
+    productId: number | undefined,
+    active: Map<number, Product>,
+    levels: Map<number, { warehouse: string; onHand: number }[]>,
+  ): Promise<Plan> {
+    const existing = productId === undefined ? undefined : active.get(productId);
+    if (productId !== undefined && !existing) {
+      throw refuse(line.line, 'sku', `${line.sku} is archived (its SKU stays taken)`);
+    }
     const warehouse = line.stock && (await this.warehouseOf(line, line.stock.warehouse));
-    const onHand = existing?.stock.find((level) => level.warehouse === warehouse?.code)?.onHand ?? 0;
+    const onHand = (productId && levels.get(productId)?.find((l) => l.warehouse === warehouse?.code)?.onHand) ?? 0;
     const count =
       line.stock && line.stock.onHand !== onHand
         ? { warehouse: warehouse!.code, onHand: line.stock.onHand }
@@ -254,15 +248,15 @@ export class ProductImportService {
     return { line, product, productId, version: existing.version, changes, count };
   }
 
-  /** Creates the plans' products in one transaction through ProductsService; false if it refused them. */
+  /** Creates the plans' products in one transaction through ProductsService; false if a SKU was taken meanwhile. */
   private async createAll(ctx: RequestContext, plans: Plan[]): Promise<boolean> {
-    const dtos = plans.map((plan) => plainToInstance(CreateProductDto, { sku: plan.line.sku, ...plan.line.product }));
     try {
-      const views = await this.products.createMany(ctx, dtos);
+      const views = await this.products.createMany(ctx, plans.map(createDto));
       views.forEach((view, i) => (plans[i].productId = view.id));
       return true;
-    } catch {
-      return false;
+    } catch (error) {
+      if (duplicateKey(error)) return false;
+      throw error;
     }
   }
 
@@ -270,8 +264,7 @@ export class ProductImportService {
   private async writeProduct(ctx: RequestContext, plan: Plan): Promise<void> {
     try {
       if (plan.product === 'created') {
-        const dto = plainToInstance(CreateProductDto, { sku: plan.line.sku, ...plan.line.product });
-        plan.productId = (await this.products.create(ctx, dto)).id;
+        plan.productId = (await this.products.create(ctx, createDto(plan))).id;
       } else if (plan.product === 'updated') {
         // If-Match: a change made since the product was read is not overwritten unseen
         const dto = plainToInstance(UpdateProductDto, plan.changes);
@@ -290,18 +283,6 @@ export class ProductImportService {
       await this.stock.adjust(ctx, plainToInstance(AdjustDto, dto));
     } catch (error) {
       throw refusalOf(error, plan.line.line, 'onHand', ` (the product was ${plan.product})`);
-    }
-  }
-
-  /** The product as GET /api/products/:id shows it, with its stock by warehouse; an archived one refuses the line. */
-  private async current(line: ImportLine, productId: number): Promise<ProductDetailView> {
-    try {
-      return await this.products.get(productId);
-    } catch (error) {
-      if (error instanceof ApiError && error.code === 'NOT_FOUND') {
-        throw refuse(line.line, 'sku', `${line.sku} is archived (its SKU stays taken)`);
-      }
-      throw error;
     }
   }
 

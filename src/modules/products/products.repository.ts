@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull } from 'typeorm';
 import { Dialect, dialectOf, forUpdate, Statement } from '../../database/dialect';
 import { Product } from './entities/product.entity';
 import { ProductTerm } from './entities/product-term.entity';
@@ -33,6 +33,12 @@ export class ProductsRepository {
 
   findActiveById(id: number, manager: EntityManager = this.dataSource.manager): Promise<Product | null> {
     return manager.findOneBy(Product, { id, archivedAt: IsNull() });
+  }
+
+  /** The active ones of these products (an archived or unknown id is absent). */
+  findActiveByIds(ids: number[]): Promise<Product[]> {
+    if (!ids.length) return Promise.resolve([]);
+    return this.dataSource.manager.findBy(Product, { id: In(ids), archivedAt: IsNull() });
   }
 
   /** Archived or not: read filters name a product whose history stays readable. */

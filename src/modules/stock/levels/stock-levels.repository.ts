@@ -108,14 +108,28 @@ export class StockLevelsRepository {
 
   /** Per-warehouse levels of one product, in warehouse code order. */
   async byWarehouse(productId: number, manager: EntityManager = this.dataSource.manager) {
+    return (await this.byWarehouseOf([productId], manager)).get(productId) ?? [];
+  }
+
+  /** Per-warehouse levels of each product (absent: none), in warehouse code order. */
+  async byWarehouseOf(productIds: number[], manager: EntityManager = this.dataSource.manager) {
+    const levels = new Map<number, { warehouse: string; onHand: number }[]>();
+    if (!productIds.length) return levels;
     const rows = await manager
       .createQueryBuilder(StockLevel, 'l')
       .innerJoin('warehouses', 'w', 'w.id = l.warehouse_id')
-      .select(['w.code AS warehouse', 'l.on_hand AS on_hand'])
-      .where('l.product_id = :productId', { productId })
+      .select(['l.product_id AS product_id', 'w.code AS warehouse', 'l.on_hand AS on_hand'])
+      .where('l.product_id IN (:...productIds)', { productIds })
       .orderBy('w.code', 'ASC')
-      .getRawMany<{ warehouse: string; on_hand: string | number }>();
-    return rows.map((row) => ({ warehouse: row.warehouse, onHand: Number(row.on_hand) }));
+      .getRawMany<{ product_id: string | number; warehouse: string; on_hand: string | number }>();
+    for (const row of rows) {
+      const productId = Number(row.product_id);
+      levels.set(productId, [
+        ...(levels.get(productId) ?? []),
+        { warehouse: row.warehouse, onHand: Number(row.on_hand) },
+      ]);
+    }
+    return levels;
   }
 
   /** Locks the product's level rows (MySQL) and sums them: an archive's check cannot race a stock write. */
