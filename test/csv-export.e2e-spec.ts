@@ -259,6 +259,17 @@ describe('GET /api/products/export.csv', () => {
     expect((await productRows(`?${query}`)).map((r) => Number(r[0]))).toEqual(listed);
   });
 
+  it('keeps for lowStock the products whose total available is at most their reorder point (reserved units count)', async () => {
+    const column = (name: string) => PRODUCT_HEADER.split(',').indexOf(name);
+    const [available, reorderPoint] = [column('available'), column('reorderPoint')];
+    const low = await productRows('?lowStock=true');
+    expect(low.map((r) => Number(r[0]))).toContain(negative.id); // 1 on hand, 4 reserved: low by available only
+    for (const row of low) expect(Number(row[available])).toBeLessThanOrEqual(Number(row[reorderPoint]));
+    for (const row of await productRows('?lowStock=false')) {
+      expect(Number(row[available])).toBeGreaterThan(Number(row[reorderPoint]));
+    }
+  });
+
   it('is not taken for GET /api/products/:id (which still refuses other names)', async () => {
     await exportProducts().expect(200);
     const head = await s.t.http.head('/api/products/export.csv').set(bearer(s.t.tokens.viewer));

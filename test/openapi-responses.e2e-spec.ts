@@ -1,6 +1,7 @@
 import { ResponseValidator } from './support/ajv-responses';
 import { ADMIN } from './support/service-env';
 import { bearer, startTestApp, TestApp } from './support/test-app';
+import { waitFor } from './support/wait';
 
 /** JSON success answers this suite cannot produce cheaply: a retry needs a delivery that has FAILED. */
 const NOT_DRIVEN = ['post /api/webhooks/{id}/deliveries/{deliveryId}/retry 202'];
@@ -54,6 +55,13 @@ describe('answers match the response schemas the OpenAPI document declares', () 
     const path = `/api/products/${product.id}`;
     await call('patch', '/api/products/{id}', 200, { path, body: { description: 'documented', reorderPoint: 3 } });
 
+    // a webhook for every event, at a port nothing listens on: its deliveries stay PENDING, so the
+    // deliveries page below has rows to check
+    const webhook = await call('post', '/api/webhooks', 201, {
+      body: { url: 'http://127.0.0.1:9/hook', events: ['*'], description: 'schema check' },
+    });
+    const hook = `/api/webhooks/${webhook.webhook.id}`;
+
     const line = { productId: product.id };
     await call('post', '/api/stock/in', 201, { body: { ...line, quantity: 10, reference: 'PO-1' } });
     await call('post', '/api/stock/out', 201, { body: { sku: 'SCHEMA-1', quantity: 1 } });
@@ -74,6 +82,11 @@ describe('answers match the response schemas the OpenAPI document declares', () 
     await call('get', '/api/stock', 200, { path: `/api/stock?productId=${product.id}` });
     await call('get', '/api/stock/movements', 200, { path: '/api/stock/movements?sku=SCHEMA-1' });
     await call('get', '/api/stock/reconcile', 200);
+    // a mismatch, so the reconcile answer's items are checked too (put back right after)
+    await t.dataSource.query('UPDATE stock_levels SET on_hand = on_hand + 1 WHERE product_id = ?', [product.id]);
+    const reconciled = await call('get', '/api/stock/reconcile', 200);
+    await t.dataSource.query('UPDATE stock_levels SET on_hand = on_hand - 1 WHERE product_id = ?', [product.id]);
+    expect(reconciled.mismatches.length).toBeGreaterThan(0);
 
     const reserve = (quantity: number) => ({ lines: [{ ...line, quantity }], reference: 'SO-1', ttlSeconds: 600 });
     const kept = await call('post', '/api/stock/reservations', 201, { body: reserve(1) });
@@ -90,19 +103,20 @@ describe('answers match the response schemas the OpenAPI document declares', () 
     await call('get', '/api/stock/reservations', 200);
     await call('get', '/api/stock/reservations/{id}', 200, { path: `/api/stock/reservations/${kept.reservation.id}` });
 
-    const webhook = await call('post', '/api/webhooks', 201, {
-      body: { url: 'http://127.0.0.1:9/hook', events: ['stock.low'], description: 'schema check' },
-    });
-    const hook = `/api/webhooks/${webhook.webhook.id}`;
     await call('get', '/api/webhooks', 200);
     await call('get', '/api/webhooks/{id}', 200, { path: hook });
+    await waitFor(
+      'a delivery',
+      async () => (await t.http.get(`${hook}/deliveries`).set(bearer(t.tokens.admin))).body.items.length > 0,
+    );
+    const deliveries = await call('get', '/api/webhooks/{id}/deliveries', 200, { path: `${hook}/deliveries` });
+    expect(deliveries.items.length).toBeGreaterThan(0);
     await call('patch', '/api/webhooks/{id}', 200, { path: hook, body: { enabled: false, description: null } });
-    await call('get', '/api/webhooks/{id}/deliveries', 200, { path: `${hook}/deliveries` });
     await call('post', '/api/webhooks/{id}/deliveries/{deliveryId}/retry', 404, {
       path: `${hook}/deliveries/999/retry`,
     });
 
-    await call('get', '/api/events', 200);
+    expect((await call('get', '/api/events', 200)).items.length).toBeGreaterThan(0);
     await call('get', '/api/audit-logs', 200, { path: '/api/audit-logs?limit=200' });
     await call('get', '/api/audit-logs', 403, { token: t.tokens.viewer });
     await call('get', '/api/auth/me', 401, { token: 'not-a-token' });

@@ -823,7 +823,7 @@ describe('Warehouses and Products (contract)', () => {
         expect((await list('/api/products', { sku: sku.slice(0, -1) })).items).toEqual([]);
       });
 
-      it('lowStock=true keeps exactly the products with onHand <= reorderPoint (summed over warehouses)', async () => {
+      it('lowStock=true keeps exactly the products whose total available is at most reorderPoint (summed over warehouses)', async () => {
         const tag = `low${next()}z`;
         const make = (name: string, reorderPoint: number) => createProduct({ name: `${tag} ${name}`, reorderPoint });
         const zeroNoStock = await make('zero, no stock', 0);
@@ -858,7 +858,33 @@ describe('Warehouses and Products (contract)', () => {
         expect(allLowIds).not.toEqual(expect.arrayContaining([above.id]));
         expect(allLowIds).not.toEqual(expect.arrayContaining([splitAbove.id]));
         expect(allLowIds).not.toEqual(expect.arrayContaining([zeroWithOne.id]));
-        expect(allLow.items.filter((p) => p.onHand > p.reorderPoint)).toEqual([]);
+      });
+
+      it('lowStock counts reserved units out (v2: available = on hand less reserved), and a reorderPoint change moves it', async () => {
+        const tag = `rsv${next()}q`;
+        const product = await createProduct({ name: `${tag} held`, reorderPoint: 5 });
+        await setStock(product.id, mainId, 8);
+        const isLow = async () =>
+          (await list('/api/products', { search: tag, lowStock: 'true' })).items.map((p) => p.id).includes(product.id);
+        const isNotLow = async () =>
+          (await list('/api/products', { search: tag, lowStock: 'false' })).items.map((p) => p.id).includes(product.id);
+        expect([await isLow(), await isNotLow()]).toEqual([false, true]);
+        const held = await t.http
+          .post('/api/stock/reservations')
+          .set(as('operator'))
+          .send({ lines: [{ productId: product.id, quantity: 4 }] });
+        expectStatus(held, 201);
+        expect([await isLow(), await isNotLow()]).toEqual([true, false]); // on hand 8 > 5, available 4 <= 5
+        const cancelled = await t.http
+          .post(`/api/stock/reservations/${held.body.reservation.id}/cancel`)
+          .set(as('operator'));
+        expectStatus(cancelled, 200);
+        expect([await isLow(), await isNotLow()]).toEqual([false, true]);
+        expectStatus(
+          await t.http.patch(`/api/products/${product.id}`).set(as('manager')).send({ reorderPoint: 8 }),
+          200,
+        );
+        expect([await isLow(), await isNotLow()]).toEqual([true, false]);
       });
 
       it('combines search, sku and lowStock', async () => {

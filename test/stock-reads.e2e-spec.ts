@@ -279,7 +279,7 @@ describe('GET /api/stock/movements', () => {
 // ---------------------------------------------------------------- products follow stock
 
 describe('product onHand and lowStock follow real stock', () => {
-  it('onHand sums the warehouses; lowStock keeps onHand <= reorderPoint', async () => {
+  it('onHand sums the warehouses; lowStock keeps total available (here on hand: nothing reserved) <= reorderPoint', async () => {
     const product = await s.createProduct('Low', 5);
     const w = await s.createWarehouse('LOW');
     const isLow = async () => {
