@@ -6,6 +6,7 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { HeaderObject, ParameterObject, ResponseObject } from '@nestjs/swagger';
 import { IS_PUBLIC, Roles } from './common/decorators/auth.decorators';
 import { ERROR_STATUS, ErrorCode } from './common/errors/error-codes';
+import { CLIENT_REQUEST_ID } from './common/http/request-id';
 
 /** Error codes particular to a route, beyond those every route may answer. */
 const ROUTE_ERRORS: Record<string, ErrorCode[]> = {
@@ -174,7 +175,7 @@ const REQUEST_ID_PARAMETER: ParameterObject = {
   in: 'header',
   required: false,
   description: 'Echoed back and logged when 1..128 of [A-Za-z0-9._:-]; otherwise a new id is generated',
-  schema: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' },
+  schema: { type: 'string', maxLength: 128, pattern: CLIENT_REQUEST_ID.source },
 };
 
 /**

@@ -186,7 +186,7 @@ export interface paths {
     };
     /**
      * Export the product list as CSV
-     * @description Roles: viewer, operator, manager, admin. Every active product the list filters keep (search, lowStock), in id order, streamed as RFC 4180 CSV with a header row and CRLF line ends: id,sku,name,description,unit,reorderPoint,onHand,reserved,available. onHand, reserved and available are totals over all warehouses. An empty cell is null. Text starting with =, +, -, @, tab or carriage return gets a leading ' (no formulas in spreadsheets); numbers are written as they are. A failure after the first bytes cuts the transfer short instead of answering an error body.
+     * @description Roles: viewer, operator, manager, admin. Every active product the list filters keep (search, lowStock), in id order. onHand, reserved and available are totals over all warehouses. Streamed as RFC 4180 CSV with a header row and CRLF line ends: id,sku,name,description,unit,reorderPoint,onHand,reserved,available. An empty cell is null. Text starting with =, +, -, @, tab or carriage return gets a leading ' (no formulas in spreadsheets); numbers are written as they are. A failure after the first bytes cuts the transfer short instead of answering an error body.
      */
     get: operations['ProductsController_exportCsv'];
     put?: never;
@@ -486,7 +486,7 @@ export interface paths {
     };
     /**
      * Export movements as CSV
-     * @description Roles: viewer, operator, manager, admin. Every movement the list filters keep (productId, sku, warehouse, type, from, to), newest first, streamed as RFC 4180 CSV with a header row and CRLF line ends: id,type,productId,sku,warehouse,quantity,balanceAfter,reference,note,reason,actor,requestId,createdAt. actor is the username; createdAt is ISO-8601 UTC. An empty cell is null. Text starting with =, +, -, @, tab or carriage return gets a leading ' (no formulas in spreadsheets); numbers (a negative quantity) are written as they are. A failure after the first bytes cuts the transfer short instead of answering an error body.
+     * @description Roles: viewer, operator, manager, admin. Every movement the list filters keep (productId, sku, warehouse, type, from, to), newest first. actor is the username; createdAt is ISO-8601 UTC; a negative quantity is a number. Streamed as RFC 4180 CSV with a header row and CRLF line ends: id,type,productId,sku,warehouse,quantity,balanceAfter,reference,note,reason,actor,requestId,createdAt. An empty cell is null. Text starting with =, +, -, @, tab or carriage return gets a leading ' (no formulas in spreadsheets); numbers are written as they are. A failure after the first bytes cuts the transfer short instead of answering an error body.
      */
     get: operations['StockController_exportMovements'];
     put?: never;
@@ -3408,7 +3408,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (201, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
+        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (2xx, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
         'Idempotency-Key'?: string;
         /** @description Echoed back and logged when 1..128 of [A-Za-z0-9._:-]; otherwise a new id is generated */
         'X-Request-Id'?: components['parameters']['RequestId'];
@@ -3533,7 +3533,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (201, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
+        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (2xx, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
         'Idempotency-Key'?: string;
         /** @description Echoed back and logged when 1..128 of [A-Za-z0-9._:-]; otherwise a new id is generated */
         'X-Request-Id'?: components['parameters']['RequestId'];
@@ -3658,7 +3658,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (201, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
+        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (2xx, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
         'Idempotency-Key'?: string;
         /** @description Echoed back and logged when 1..128 of [A-Za-z0-9._:-]; otherwise a new id is generated */
         'X-Request-Id'?: components['parameters']['RequestId'];
@@ -3783,7 +3783,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (201, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
+        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (2xx, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
         'Idempotency-Key'?: string;
         /** @description Echoed back and logged when 1..128 of [A-Za-z0-9._:-]; otherwise a new id is generated */
         'X-Request-Id'?: components['parameters']['RequestId'];
@@ -3908,7 +3908,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (201, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
+        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (2xx, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
         'Idempotency-Key'?: string;
         /** @description Echoed back and logged when 1..128 of [A-Za-z0-9._:-]; otherwise a new id is generated */
         'X-Request-Id'?: components['parameters']['RequestId'];
@@ -4524,7 +4524,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (201, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
+        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (2xx, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
         'Idempotency-Key'?: string;
         /** @description Echoed back and logged when 1..128 of [A-Za-z0-9._:-]; otherwise a new id is generated */
         'X-Request-Id'?: components['parameters']['RequestId'];
@@ -4648,7 +4648,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (201, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
+        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (2xx, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
         'Idempotency-Key'?: string;
         /** @description Echoed back and logged when 1..128 of [A-Za-z0-9._:-]; otherwise a new id is generated */
         'X-Request-Id'?: components['parameters']['RequestId'];
@@ -4770,7 +4770,7 @@ export interface operations {
     parameters: {
       query?: never;
       header?: {
-        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (201, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
+        /** @description 1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body replays the first answer (2xx, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. Kept at least 24 hours. */
         'Idempotency-Key'?: string;
         /** @description Echoed back and logged when 1..128 of [A-Za-z0-9._:-]; otherwise a new id is generated */
         'X-Request-Id'?: components['parameters']['RequestId'];

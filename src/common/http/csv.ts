@@ -1,3 +1,5 @@
+import { applyDecorators, StreamableFile } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
 import { Readable } from 'node:stream';
 import { Options, stringify } from 'csv-stringify/sync';
 import { Page } from './pagination';
@@ -19,6 +21,32 @@ export function guardFormula(text: string): string {
 }
 
 export const attachment = (filename: string) => `attachment; filename="${filename}"`;
+
+/** A CSV export's answer: the stream as an attachment named `file`. */
+export const csvFile = (stream: Readable, file: string) =>
+  new StreamableFile(stream, { type: CSV_CONTENT_TYPE, disposition: attachment(file) });
+
+/**
+ * The OpenAPI of a CSV export route: `rows` says which rows, in which order, and what the columns hold;
+ * the format, the formula guard and the cut transfer are every export's.
+ */
+export const ApiCsvExport = (file: string, columns: readonly string[], summary: string, rows: string) =>
+  applyDecorators(
+    ApiOperation({
+      summary,
+      description:
+        `${rows} Streamed as RFC 4180 CSV with a header row and CRLF line ends: ${columns.join(',')}. ` +
+        "An empty cell is null. Text starting with =, +, -, @, tab or carriage return gets a leading ' (no " +
+        'formulas in spreadsheets); numbers are written as they are. A failure after the first bytes cuts the ' +
+        'transfer short instead of answering an error body.',
+    }),
+    ApiProduces('text/csv'),
+    ApiOkResponse({
+      description: `The CSV file, as an attachment named ${file}`,
+      content: { 'text/csv': { schema: { type: 'string', example: `${columns.join(',')}\r\n` } } },
+      headers: { 'Content-Disposition': { description: attachment(file), schema: { type: 'string' } } },
+    }),
+  );
 
 /** Every page of a keyset-paged list read, following its cursor until there is no next page. */
 export async function* everyPage<T>(read: (cursor: string | undefined) => Promise<Page<T>>): AsyncGenerator<T[]> {

@@ -12,17 +12,10 @@ import {
   Res,
   StreamableFile,
 } from '@nestjs/common';
-import {
-  ApiCreatedResponse,
-  ApiHeader,
-  ApiNoContentResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiProduces,
-} from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ReqContext, RequestContext, Roles } from '../../common/decorators/auth.decorators';
-import { attachment, CSV_CONTENT_TYPE } from '../../common/http/csv';
+import { ApiCsvExport, csvFile } from '../../common/http/csv';
 import { IdParamPipe } from '../../common/http/id-param.pipe';
 import { PageOf } from '../../common/http/pagination';
 import { ROLE_RULES } from '../../common/roles';
@@ -71,26 +64,15 @@ export class ProductsController {
 
   @Get('export.csv')
   @Roles(ROLE_RULES.read)
-  @ApiOperation({
-    summary: 'Export the product list as CSV',
-    description:
-      'Every active product the list filters keep (search, lowStock), in id order, streamed as RFC 4180 CSV ' +
-      `with a header row and CRLF line ends: ${PRODUCT_CSV_COLUMNS.join(',')}. onHand, reserved and available ` +
-      'are totals over all warehouses. An empty cell is null. Text starting with =, +, -, @, tab or carriage ' +
-      "return gets a leading ' (no formulas in spreadsheets); numbers are written as they are. A failure after " +
-      'the first bytes cuts the transfer short instead of answering an error body.',
-  })
-  @ApiProduces('text/csv')
-  @ApiOkResponse({
-    description: 'The CSV file, as an attachment named products.csv',
-    content: { 'text/csv': { schema: { type: 'string', example: `${PRODUCT_CSV_COLUMNS.join(',')}\r\n` } } },
-    headers: {
-      'Content-Disposition': { description: 'attachment; filename="products.csv"', schema: { type: 'string' } },
-    },
-  })
+  @ApiCsvExport(
+    'products.csv',
+    PRODUCT_CSV_COLUMNS,
+    'Export the product list as CSV',
+    'Every active product the list filters keep (search, lowStock), in id order. onHand, reserved and ' +
+      'available are totals over all warehouses.',
+  )
   async exportCsv(@ReqContext() ctx: RequestContext, @Query() query: ExportProductsQuery): Promise<StreamableFile> {
-    const csv = await this.productsExport.stream(query, ctx.requestId);
-    return new StreamableFile(csv, { type: CSV_CONTENT_TYPE, disposition: attachment('products.csv') });
+    return csvFile(await this.productsExport.stream(query, ctx.requestId), 'products.csv');
   }
 
   @Get(':id')

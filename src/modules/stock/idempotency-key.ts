@@ -26,9 +26,9 @@ export const ApiIdempotencyKey = () =>
       required: false,
       description:
         '1..128 printable ASCII characters, scoped to the user and the route. The same key with the same body ' +
-        'replays the first answer (201, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with ' +
+        'replays the first answer (2xx, 404 or 409; header Idempotent-Replayed: true) and moves nothing; with ' +
         'another body: 422 IDEMPOTENCY_KEY_REUSED; while the first is in flight: 409 IDEMPOTENCY_KEY_IN_USE. ' +
         'Kept at least 24 hours.',
-      schema: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[\\x20-\\x7e]+$' },
+      schema: { type: 'string', minLength: 1, maxLength: 128, pattern: PRINTABLE_ASCII_KEY.source },
     }),
   );

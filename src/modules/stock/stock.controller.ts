@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Headers, Post, Query, Req, StreamableFile } from '@nestjs/common';
-import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces } from '@nestjs/swagger';
+import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ReqContext, RequestContext, Roles } from '../../common/decorators/auth.decorators';
-import { attachment, CSV_CONTENT_TYPE } from '../../common/http/csv';
+import { ApiCsvExport, csvFile } from '../../common/http/csv';
 import { PageOf } from '../../common/http/pagination';
 import { ROLE_RULES } from '../../common/roles';
 import { ExportMovementsQuery, MOVEMENT_CSV_COLUMNS } from './dto/export-movements.dto';
@@ -157,29 +157,18 @@ export class StockController {
 
   @Get('movements/export.csv')
   @Roles(ROLE_RULES.read)
-  @ApiOperation({
-    summary: 'Export movements as CSV',
-    description:
-      'Every movement the list filters keep (productId, sku, warehouse, type, from, to), newest first, streamed ' +
-      `as RFC 4180 CSV with a header row and CRLF line ends: ${MOVEMENT_CSV_COLUMNS.join(',')}. actor is the ` +
-      'username; createdAt is ISO-8601 UTC. An empty cell is null. Text starting with =, +, -, @, tab or ' +
-      "carriage return gets a leading ' (no formulas in spreadsheets); numbers (a negative quantity) are written " +
-      'as they are. A failure after the first bytes cuts the transfer short instead of answering an error body.',
-  })
-  @ApiProduces('text/csv')
-  @ApiOkResponse({
-    description: 'The CSV file, as an attachment named movements.csv',
-    content: { 'text/csv': { schema: { type: 'string', example: `${MOVEMENT_CSV_COLUMNS.join(',')}\r\n` } } },
-    headers: {
-      'Content-Disposition': { description: 'attachment; filename="movements.csv"', schema: { type: 'string' } },
-    },
-  })
+  @ApiCsvExport(
+    'movements.csv',
+    MOVEMENT_CSV_COLUMNS,
+    'Export movements as CSV',
+    'Every movement the list filters keep (productId, sku, warehouse, type, from, to), newest first. actor is ' +
+      'the username; createdAt is ISO-8601 UTC; a negative quantity is a number.',
+  )
   async exportMovements(
     @ReqContext() ctx: RequestContext,
     @Query() query: ExportMovementsQuery,
   ): Promise<StreamableFile> {
-    const csv = await this.movementsExport.stream(query, ctx.requestId);
-    return new StreamableFile(csv, { type: CSV_CONTENT_TYPE, disposition: attachment('movements.csv') });
+    return csvFile(await this.movementsExport.stream(query, ctx.requestId), 'movements.csv');
   }
 
   @Get('reconcile')
