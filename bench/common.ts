@@ -1,21 +1,18 @@
 /**
- * What `npm run bench` and `npm run profile` share: the database they run on, the seed, and the
- * stock-out load (POST /api/stock/out through the service over HTTP at 64 connections).
+ * What `npm run bench`, `npm run bench:reads` and `npm run profile` share: the database server they run
+ * on (the test suites' own), the service's environment, the seed, and the stock-out load (POST
+ * /api/stock/out through the service over HTTP at 64 connections).
  */
 import autocannon from 'autocannon';
 import { createConnection, Pool, RowDataPacket } from 'mysql2/promise';
+import { MYSQL_TEST_SERVER } from '../test/support/test-database';
 
 export const CONNECTIONS = 64;
 export const DURATION_S = Number(process.env.BENCH_DURATION ?? 12);
 export const SPREAD_SKUS = 10_000;
 export const POOL_SIZE = 20; // the service's default DB_POOL_SIZE
-export const START_STOCK = 1_000_000_000_000;
-export const server = {
-  host: process.env.TEST_DB_HOST ?? '127.0.0.1',
-  port: Number(process.env.TEST_DB_PORT ?? 3306),
-  user: process.env.TEST_DB_USER ?? 'root',
-  password: process.env.TEST_DB_PASSWORD ?? '',
-};
+const START_STOCK = 1_000_000_000_000;
+export const server = MYSQL_TEST_SERVER;
 
 export interface Figures {
   ops: number;
@@ -23,6 +20,9 @@ export interface Figures {
   p99: number;
   errors: number;
 }
+
+export const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 export const fmt = (f: Figures) =>
   `${f.ops.toFixed(0).padStart(7)} ops/s  p50 ${f.p50.toFixed(1).padStart(6)} ms  p99 ${f.p99.toFixed(1).padStart(6)} ms  errors ${f.errors}`;
@@ -60,8 +60,9 @@ export async function seed(pool: Pool): Promise<{ warehouseId: number; actorId: 
   for (let first = 1; first <= SPREAD_SKUS; first += 1000) {
     const ids = Array.from({ length: 1000 }, (_, i) => first + i);
     await pool.query(
-      'INSERT INTO products (sku, sku_key, name, unit, reorder_point, version, created_at, updated_at) VALUES ?',
-      [ids.map((i) => [`BENCH-${i}`, `bench-${i}`, `Bench ${i}`, 'pcs', 0, 1, now, now])],
+      // not low: each gets START_STOCK below (a stored low flag would make each first write flip it)
+      'INSERT INTO products (sku, sku_key, name, unit, reorder_point, version, created_at, updated_at, low) VALUES ?',
+      [ids.map((i) => [`BENCH-${i}`, `bench-${i}`, `Bench ${i}`, 'pcs', 0, 1, now, now, 0])],
     );
   }
   // every level starts from an IN movement, so reconcile holds after the run

@@ -9,16 +9,14 @@
  * Both .cpuprofile files open in Chrome DevTools (Performance → Load profile) and speedscope.
  * PROFILE_DURATION sets the measured seconds (default 10).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { SourceMap, SourceMapPayload } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPool } from 'mysql2/promise';
 import { loginTo } from '../test/support/service-client';
-import { freePort } from '../test/support/service-process';
-import { within } from '../test/support/wait';
+import { ServiceProcess, startServiceProcess } from '../test/support/service-process';
 import {
   benchServiceEnv,
   CONNECTIONS,
@@ -37,7 +35,6 @@ const DURATION_S = Number(process.env.PROFILE_DURATION ?? 10);
 const WARMUP_S = 2; // lets the JIT settle before the measured window
 const TOP = 20;
 const ROOT = process.cwd();
-const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 
 // ---------------------------------------------------------------------------------------------------
 // The .cpuprofile format (Chrome DevTools protocol Profiler.Profile)
@@ -283,46 +280,6 @@ function report(profile: CpuProfile, figures: Figures): string {
 // ---------------------------------------------------------------------------------------------------
 // The run
 
-/**
- * The built service as its own process, as test/support/service-process.ts starts it, plus the CPU
- * profiler: `--cpu-prof` is not allowed in NODE_OPTIONS, so it goes on the command line.
- */
-async function startProfiledService(env: Record<string, string>, outDir: string) {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
-  const port = await freePort();
-  // the service logs every request: a file, so a full pipe never holds it up
-  const logFile = join(tmpdir(), `inventory-profile-${process.pid}.log`);
-  const out = openSync(logFile, 'w');
-  const child = spawn(
-    process.execPath,
-    [
-      '--max-semi-space-size=32', // the same flags as `npm start` and the image
-      '--cpu-prof',
-      `--cpu-prof-dir=${outDir}`,
-      '--cpu-prof-name=service.cpuprofile',
-      MAIN,
-    ],
-    { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', out, out] },
-  );
-  closeSync(out);
-  const listening = () => readFileSync(logFile, 'utf8').includes('Inventory service listening');
-  await within(30_000, () => child.exitCode !== null || listening(), 50);
-  if (!listening()) {
-    child.kill('SIGKILL');
-    throw new Error(`service did not start (exit ${child.exitCode}):\n${readFileSync(logFile, 'utf8')}`);
-  }
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  return {
-    url: `http://127.0.0.1:${port}`,
-    logFile,
-    /** SIGTERM: the service drains and exits, and V8 writes the profile on the way out. */
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
-
 const timestamp = () => new Date().toISOString().replace(/\..*$/, '').replace(/:/g, '-');
 
 async function main(): Promise<void> {
@@ -334,14 +291,19 @@ async function main(): Promise<void> {
   const serviceEnv = benchServiceEnv(DB_NAME, password);
 
   const pool = createPool({ ...server, database: DB_NAME, connectionLimit: POOL_SIZE, timezone: 'Z' });
-  let svc: Awaited<ReturnType<typeof startProfiledService>> | undefined;
+  let svc: ServiceProcess | undefined;
   let figures: Figures;
   let fromUs: number;
   let toUs: number;
   const outDir = join(ROOT, 'profile', timestamp());
   try {
     mkdirSync(outDir, { recursive: true });
-    svc = await startProfiledService(serviceEnv, outDir);
+    // --cpu-prof is refused in NODE_OPTIONS: on the command line; V8 writes the profile when SIGTERM ends it
+    svc = await startServiceProcess(serviceEnv, [
+      '--cpu-prof',
+      `--cpu-prof-dir=${outDir}`,
+      '--cpu-prof-name=service.cpuprofile',
+    ]);
     await seed(pool);
     const token = await loginTo(svc.url, { username: 'admin', password });
     const hot = () => 1;
@@ -353,6 +315,7 @@ async function main(): Promise<void> {
     const code = await svc.stop();
     if (code !== 0) throw new Error(`service exited ${code} on SIGTERM; its log: ${svc.logFile}`);
     rmSync(svc.logFile); // every request's log line: megabytes nobody needs once the run went well
+    svc = undefined;
   } finally {
     await svc?.stop();
     await pool.end();

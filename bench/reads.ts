@@ -8,10 +8,13 @@
  * index rows the service would have written (common/search-terms.ts), one stock level each. READS_SIZES
  * overrides the sizes (e.g. `10000,100000`).
  */
+import 'reflect-metadata'; // pagination.ts declares the page schemas with decorators
 import { createConnection } from 'mysql2/promise';
+import { encodeCursor } from '../src/common/http/pagination';
 import { loginTo } from '../test/support/service-client';
 import { startServiceProcess } from '../test/support/service-process';
-import { benchServiceEnv, freshDatabase, server } from './common';
+import { TERM_PREFIX_MAX } from '../src/common/search-terms';
+import { benchServiceEnv, freshDatabase, percentile, server } from './common';
 
 const SIZES = (process.env.READS_SIZES ?? '10000,1000000').split(',').map(Number);
 const REQUESTS = Number(process.env.READS_REQUESTS ?? 200);
@@ -38,13 +41,9 @@ const QUERIES: Query[] = [
   { name: 'lowStock, many low', query: () => ({ lowStock: 'true' }) },
 ];
 
-/** The API's opaque cursor after product `id` (common/http/pagination.ts encodes it the same way). */
-const encodeCursor = (id: number) => Buffer.from(JSON.stringify({ id })).toString('base64url');
 const pad = (n: number) => String(n).padStart(7, '0');
 /** The nearly unique third word of product n: "r" and n in base 36. */
 const rareWord = (n: number) => `r${n.toString(36)}`;
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 /** A catalogue of `size` products, its search terms and levels, written by SQL in MariaDB itself. */
 async function seedCatalogue(database: string, size: number): Promise<void> {
@@ -79,13 +78,13 @@ async function seedCatalogue(database: string, size: number): Promise<void> {
       await db.query(
         `INSERT IGNORE INTO product_terms (term, product_id)
          SELECT CONCAT('n/', LEFT(w.word, k.seq)), w.id
-         FROM (SELECT id, ${word} AS word FROM products) w JOIN seq_1_to_32 k ON k.seq <= CHAR_LENGTH(w.word)`,
+         FROM (SELECT id, ${word} AS word FROM products) w JOIN seq_1_to_${TERM_PREFIX_MAX} k ON k.seq <= CHAR_LENGTH(w.word)`,
       );
     }
     await db.query(
       `INSERT IGNORE INTO product_terms (term, product_id)
        SELECT CONCAT('s/', REPLACE(LEFT(sku_key, k.seq), '-', '~2d.')), id
-       FROM products JOIN seq_1_to_32 k ON k.seq <= CHAR_LENGTH(sku_key)`,
+       FROM products JOIN seq_1_to_${TERM_PREFIX_MAX} k ON k.seq <= CHAR_LENGTH(sku_key)`,
     );
     await db.query('ANALYZE TABLE products, product_terms, stock_levels');
   } finally {

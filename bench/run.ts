@@ -21,6 +21,7 @@ import {
   DURATION_S,
   Figures,
   fmt,
+  percentile,
   freshDatabase,
   POOL_SIZE,
   seed,
@@ -41,9 +42,6 @@ const mean = (runs: Figures[]): Figures => ({
   p99: runs.reduce((a, r) => a + r.p99, 0) / runs.length,
   errors: runs.reduce((a, r) => a + r.errors, 0),
 });
-
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 /** The service's per-request transaction, by hand: lock, update level, insert movement, insert audit, commit. */
 async function rawBaseline(
@@ -247,7 +245,7 @@ async function main(): Promise<void> {
       console.log(`\nevents attached, hot SKU, 2 × ${EVENTS_DURATION_S} s each, interleaved, one process at a time`);
       console.log(`  without                 ${fmt(events.without)}`);
       console.log(
-        `  webhook + RabbitMQ      ${fmt(events.with)}  (${events.delivered} webhook deliveries answered, ${events.published} events published)`,
+        `  ${events.attached.padEnd(22)}  ${fmt(events.with)}  (${events.delivered} webhook deliveries answered, ${events.published} events published)`,
       );
       console.log(`  with ÷ without          ${(events.with.ops / events.without.ops).toFixed(2)}  (target ≥ 0.9)`);
     }
@@ -354,6 +352,7 @@ async function tracingCost(
   });
   const runs: Record<'off' | 'all' | 'tenth', Figures[]> = { off: [], all: [], tenth: [] };
   try {
+    await service(untraced.url, token, pick, 3); // each side warmed up alike
     await service(all.url, token, pick, 3);
     await service(tenth.url, token, pick, 3);
     for (let round = 0; round < 2; round++) {
@@ -383,7 +382,7 @@ async function eventsAttached(
   token: string,
   pick: () => number,
   pool: Pool,
-): Promise<{ with: Figures; without: Figures; delivered: number; published: number }> {
+): Promise<{ with: Figures; without: Figures; delivered: number; published: number; attached: string }> {
   let delivered = 0;
   const receiver = createServer((req, res) => {
     req.resume();
@@ -447,7 +446,8 @@ async function eventsAttached(
   } finally {
     receiver.close();
   }
-  return { with: mean(runs.with), without: mean(runs.without), delivered, published };
+  const attached = { both: 'webhook + RabbitMQ', webhook: 'webhook only', amqp: 'RabbitMQ only' }[mode] ?? mode;
+  return { with: mean(runs.with), without: mean(runs.without), delivered, published, attached };
 }
 
 main().catch((error) => {

@@ -32,13 +32,17 @@ export async function freePort(): Promise<number> {
  * Starts the built service (`npm run build` first) as its own process — a real second instance,
  * with its own memory, as production runs several behind a load balancer.
  */
-export async function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
+export async function startServiceProcess(
+  env: Record<string, string>,
+  /** Extra Node flags before the script (the profiler's `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs: string[] = [],
+): Promise<ServiceProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first`);
   const port = await freePort();
   const logFile = join(mkdtempSync(join(tmpdir(), 'inventory-service-')), 'service.log');
   const out = openSync(logFile, 'a');
   // the same flags as `npm start` and the image
-  const child = spawn(process.execPath, ['--max-semi-space-size=32', MAIN], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=32', ...nodeArgs, MAIN], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env, PORT: String(port) },
     stdio: ['ignore', out, out],
   });
