@@ -766,6 +766,16 @@ describe('Warehouses and Products (contract)', () => {
         expect(await find(`lectro ${n}`)).toEqual([]);
       });
 
+      it('search (v2) finds SKU prefixes longer than the indexed 32 characters exactly', async () => {
+        const stem = `long${next()}`.padEnd(36, 'x');
+        const one = await createProduct({ sku: `${stem}-ALPHA` });
+        const other = await createProduct({ sku: `${stem}-BETA` });
+        expect(skusOf(await list('/api/products', { search: `${stem}-a` }))).toEqual([one.sku]);
+        expect(sortNumbers((await list('/api/products', { search: stem })).items.map((p) => p.id))).toEqual(
+          sortNumbers([one.id, other.id]),
+        );
+      });
+
       it('search (v2) is 1..100 characters: longer is 400 naming search', async () => {
         const res = await t.http
           .get('/api/products')
