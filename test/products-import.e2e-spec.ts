@@ -293,8 +293,12 @@ describe('import:products', () => {
     for (let i = 0; i < 1_200; i++) lines.push(`CHUNK-${i},Chunked ${i},MAIN,${i + 1}`);
     lines.push('CHUNK-7,Repeated,MAIN,1'); // the one bad line, in the third chunk
     const res = await importFile('chunks.csv', lines.join('\n'));
-    expect(res.code).toBe(1);
-    expect(errorLines(res.stdout)).toEqual(['line 1202: sku: CHUNK-7 already appears on line 9']);
+    // stderr beside them: an import stopped by a failure that is no line's fault says why there
+    expect({ code: res.code, errors: errorLines(res.stdout), stderr: res.stderr }).toEqual({
+      code: 1,
+      errors: ['line 1202: sku: CHUNK-7 already appears on line 9'],
+      stderr: expect.any(String),
+    });
     expect(summary(res.stdout, 'created')).toBe(1_200);
     expect(summary(res.stdout, 'stock counted')).toBe(1_200);
     const after = await rowCounts();

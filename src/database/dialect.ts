@@ -167,7 +167,9 @@ export const sqlDateTime = (date: Date) => date.toISOString().replace('T', ' ').
 const sqliteParam = (value: unknown) => (value instanceof Date ? sqlDateTime(value) : value);
 
 const SQLITE: Dialect = {
-  begin: 'BEGIN TRANSACTION',
+  // takes the file's write lock at once, waiting out another process's writer (the CLI beside the
+  // service) for the busy timeout, rather than failing when a read inside would have to become a write
+  begin: 'BEGIN IMMEDIATE',
   commit: 'COMMIT',
   rollback: 'ROLLBACK',
   shareLock: '',
@@ -229,10 +231,17 @@ const RETRYABLE: Record<number, string> = {
   1020: 'snapshot_conflict', // MariaDB 11.6+ innodb_snapshot_isolation: "Record has changed since last read"
 };
 
+/**
+ * SQLite: a deferred transaction that read, then found another process had written since, cannot write
+ * (no busy wait helps: its snapshot is stale), so it is tried again from the start.
+ */
+const RETRYABLE_SQLITE: Record<string, string> = { SQLITE_BUSY_SNAPSHOT: 'snapshot_conflict' };
+
 /** Why the transaction that failed with `error` may be tried again, or null when it may not. */
 export function retryReason(error: unknown): string | null {
-  const errno = driverError(error)?.errno;
-  return errno !== undefined ? (RETRYABLE[errno] ?? null) : null;
+  const driver = driverError(error);
+  if (driver?.errno !== undefined) return RETRYABLE[driver.errno] ?? null;
+  return (driver?.code && RETRYABLE_SQLITE[driver.code]) || null;
 }
 
 const DUPLICATE_KEY_CODES = ['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE'];

@@ -15,7 +15,8 @@ const BASE_BACKOFF_MS = 4;
  * The only way the service writes. On MySQL/MariaDB each unit of work is one transaction on its own
  * pooled connection, retried whole on deadlock, lock-wait timeout or snapshot conflict. SQLite shares
  * one connection, so two transactions at once would fail ("cannot start a transaction within a
- * transaction"): there, writes queue behind one mutex.
+ * transaction"): there, writes queue behind one mutex, and one whose snapshot another process's write
+ * made stale is retried.
  */
 @Injectable()
 export class TransactionService {
@@ -53,11 +54,12 @@ export class TransactionService {
     });
   }
 
-  private async withRetries<T>(attemptOnce: () => Promise<T>): Promise<T> {
-    if (this.writeLock) {
-      annotateSpan({ 'inventory.retries': 0 }); // one writer at a time: nothing to collide with
-      return this.writeLock.runExclusive(attemptOnce);
-    }
+  private withRetries<T>(attemptOnce: () => Promise<T>): Promise<T> {
+    // SQLite: one writer at a time in this process; another process on the file (the CLI) can still collide
+    return this.writeLock ? this.writeLock.runExclusive(() => this.attempts(attemptOnce)) : this.attempts(attemptOnce);
+  }
+
+  private async attempts<T>(attemptOnce: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await attemptOnce();
