@@ -214,7 +214,10 @@ export class StockLedgerService {
         'stock.group',
         group.map((p) => p.trace),
         attributes,
-        () => this.tx.runInline((tx) => this.commitGroup(tx, group)),
+        // READ COMMITTED: the row locks taken in order are the whole guarantee, and without REPEATABLE
+        // READ's gap locks two groups adding new levels (an import's opening counts, first stock of new
+        // products) no longer deadlock on the gap they both locked while finding the row missing
+        () => this.tx.runInline((tx) => this.commitGroup(tx, group), { readCommitted: true }),
       );
     } catch (error) {
       if (error instanceof Regroup) {
