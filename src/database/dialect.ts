@@ -1,4 +1,4 @@
-import { DataSource, ObjectLiteral, QueryFailedError, QueryRunner, SelectQueryBuilder } from 'typeorm';
+import { DataSource, EntityManager, ObjectLiteral, QueryFailedError, QueryRunner, SelectQueryBuilder } from 'typeorm';
 
 /**
  * The one place where SQLite (better-sqlite3, one connection inside the process) and MySQL/MariaDB
@@ -200,6 +200,15 @@ const SQLITE: Dialect = {
 
 export function dialectOf(source: { options: { type: string } }): Dialect {
   return source.options.type === 'better-sqlite3' ? SQLITE : MYSQL;
+}
+
+/**
+ * Statements inside the transaction of `manager` (TransactionService.run), values bound as the dialect
+ * binds them: plain multi-row INSERTs where TypeORM's insert builder costs time quadratic in the rows.
+ */
+export function runStatements(manager: EntityManager, statements: Statement[]): Promise<unknown[]> {
+  if (!manager.queryRunner) throw new Error('Statements run inside a transaction (TransactionService.run)');
+  return dialectOf(manager.connection).send(manager.queryRunner, statements);
 }
 
 /** `SELECT … FOR UPDATE` where rows lock; SQLite runs every write transaction alone, the stronger guarantee. */

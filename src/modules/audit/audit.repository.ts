@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { InsertedIds, Statement } from '../../database/dialect';
+import { InsertedIds, NO_INSERTED_IDS, runStatements, Statement } from '../../database/dialect';
 import { AuditLog } from './entities/audit-log.entity';
 
 export type EntityType = 'product' | 'warehouse' | 'user' | 'movement' | 'reservation' | 'webhook';
@@ -67,22 +67,7 @@ export class AuditRepository {
 
   /** Several entries in one multi-row INSERT, inside the caller's transaction. */
   async appendMany(manager: EntityManager, entries: AuditEntry[]): Promise<void> {
-    await manager.insert(
-      AuditLog,
-      entries.map((entry) => ({
-        at: new Date(),
-        actorId: entry.actor.id,
-        actorUsername: entry.actor.username,
-        actorRole: entry.actor.role,
-        action: entry.action,
-        entityType: entry.entityType,
-        entityId: entry.entityId,
-        before: entry.before,
-        after: entry.after,
-        requestId: entry.requestId,
-        ip: entry.ip,
-      })),
-    );
+    if (entries.length) await runStatements(manager, [this.appendForInserted(entries, new Date(), NO_INSERTED_IDS)]);
   }
 
   /**
@@ -90,11 +75,11 @@ export class AuditRepository {
    * Transaction's last round trip: each entry's entity is inserted row `entityRow`, and the placeholder
    * ids in its `after` become the real ones (see InsertedIds).
    */
-  appendForInserted(entries: InsertedRowEntry[], at: Date, ids: InsertedIds): Statement {
+  appendForInserted(entries: (InsertedRowEntry | AuditEntry)[], at: Date, ids: InsertedIds): Statement {
     const params: unknown[] = [];
     const rows = entries.map((entry) => {
       const entityId = 'entityRow' in entry ? ids.id(entry.entityRow) : { sql: '?', params: [entry.entityId] };
-      const after = ids.json(entry.after);
+      const after = entry.after === null ? { sql: '?', params: [null] } : ids.json(entry.after);
       const { actor } = entry;
       params.push(at, actor.id, actor.username, actor.role, entry.action, entry.entityType, ...entityId.params);
       params.push(entry.before && JSON.stringify(entry.before), ...after.params, entry.requestId, entry.ip);

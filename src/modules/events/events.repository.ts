@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { InsertedIds, rawDate, Statement } from '../../database/dialect';
+import { InsertedIds, NO_INSERTED_IDS, rawDate, runStatements, Statement } from '../../database/dialect';
 import { EventType, OutboxEvent } from './entities/outbox-event.entity';
 import { NewEvent } from './new-event';
 
@@ -64,16 +64,7 @@ export class EventsRepository {
 
   /** Appends inside the caller's TypeORM transaction, so an event exists exactly when its change does. */
   async append(manager: EntityManager, events: NewEvent[], at: Date): Promise<void> {
-    if (!events.length) return;
-    await manager.insert(
-      OutboxEvent,
-      events.map((event) => ({
-        type: event.type,
-        products: event.products.join(','),
-        occurredAt: at,
-        data: event.data,
-      })),
-    );
+    if (events.length) await runStatements(manager, [this.appendForInserted(events, at, NO_INSERTED_IDS)]);
   }
 
   /** Placed events after `position`, oldest first. */
@@ -137,12 +128,20 @@ export class EventsRepository {
   }
 
   /** Gives `ids` the positions `first`, `first + 1`, … in that order. */
-  place(ids: number[], first: number): Statement {
-    const cases = ids.map(() => 'WHEN ? THEN ?').join(' ');
-    return {
-      sql: `UPDATE events SET position = CASE id ${cases} END WHERE id IN (${ids.map(() => '?').join(', ')})`,
-      params: [...ids.flatMap((id, i) => [id, first + i]), ...ids],
-    };
+  place(ids: number[], first: number): Statement[] {
+    // one UPDATE per run of consecutive ids (usually one: events commit in id order), each a range of
+    // the primary key; a CASE of one branch per event cost MariaDB 12 ms for 500
+    const statements: Statement[] = [];
+    for (let start = 0; start < ids.length;) {
+      let end = start;
+      while (end + 1 < ids.length && ids[end + 1] === ids[end] + 1) end++;
+      statements.push({
+        sql: 'UPDATE events SET position = id + ? WHERE id BETWEEN ? AND ?',
+        params: [first + start - ids[start], ids[start], ids[end]],
+      });
+      start = end + 1;
+    }
+    return statements;
   }
 
   /** Up to `take` placed events at or before `position` that occurred before `cutoff` (any `take`: all go). */
