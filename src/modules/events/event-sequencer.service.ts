@@ -77,7 +77,10 @@ export class EventSequencer implements OnApplicationBootstrap, OnApplicationShut
     return this.tx.runInline(async (tx) => {
       const [next, ids] = await tx.query([this.sequences.lockNext(EVENT_POSITIONS), this.events.unplaced(BATCH)]);
       if (!ids.length) return 0;
-      await tx.commitWith([this.events.place(ids, next), this.sequences.advance(EVENT_POSITIONS, next + ids.length)]);
+      await tx.commitWith([
+        ...this.events.place(ids, next),
+        this.sequences.advance(EVENT_POSITIONS, next + ids.length),
+      ]);
       return ids.length;
     });
   }

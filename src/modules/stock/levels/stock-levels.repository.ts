@@ -44,12 +44,22 @@ export class StockLevelsRepository {
    * write uses; reads each one's on-hand and reserved. A level without a row is absent.
    */
   lockForUpdate(keys: LevelKey[]): Statement<Map<string, LevelState>> {
+    // one product list per warehouse: MariaDB's range analysis of one OR per level took 15 ms for 500
+    const products = new Map<number, number[]>();
+    for (const k of keys) {
+      const ids = products.get(k.warehouseId);
+      if (ids) ids.push(k.productId);
+      else products.set(k.warehouseId, [k.productId]);
+    }
+    const byWarehouse = [...products];
     return {
       sql:
         'SELECT warehouse_id, product_id, on_hand, reserved FROM stock_levels WHERE ' +
-        keys.map(() => '(warehouse_id = ? AND product_id = ?)').join(' OR ') +
+        byWarehouse
+          .map(([, ids]) => `(warehouse_id = ? AND product_id IN (${ids.map(() => '?').join(', ')}))`)
+          .join(' OR ') +
         ` ORDER BY warehouse_id, product_id${this.dialect.forUpdate}`,
-      params: keys.flatMap((k) => [k.warehouseId, k.productId]),
+      params: byWarehouse.flatMap(([warehouseId, ids]) => [warehouseId, ...ids]),
       read: (rows) =>
         new Map(
           (rows as LevelLockRow[]).map((r) => [
