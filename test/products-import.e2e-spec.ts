@@ -289,14 +289,16 @@ describe('import:products', () => {
 
   it("writes a file of several chunks: each chunk's new products together, every opening count, one movement each", async () => {
     const before = await rowCounts();
-    const lines = ['sku,name,warehouse,onHand'];
+    // a bad line in the first chunk and one in the third: each chunk's counts run while the next chunk
+    // is read and written, and still every error is reported in line order
+    const lines = ['sku,name,warehouse,onHand', 'CHUNK BAD,Bad,MAIN,1'];
     for (let i = 0; i < 1_200; i++) lines.push(`CHUNK-${i},Chunked ${i},MAIN,${i + 1}`);
-    lines.push('CHUNK-7,Repeated,MAIN,1'); // the one bad line, in the third chunk
+    lines.push('CHUNK-7,Repeated,MAIN,1');
     const res = await importFile('chunks.csv', lines.join('\n'));
     // stderr beside them: an import stopped by a failure that is no line's fault says why there
     expect({ code: res.code, errors: errorLines(res.stdout), stderr: res.stderr }).toEqual({
       code: 1,
-      errors: ['line 1202: sku: CHUNK-7 already appears on line 9'],
+      errors: ['line 2: sku: must be 1..64 of [A-Za-z0-9._-]', 'line 1203: sku: CHUNK-7 already appears on line 10'],
       stderr: expect.any(String),
     });
     expect(summary(res.stdout, 'created')).toBe(1_200);

@@ -132,53 +132,71 @@ export class ProductImportService {
     let refusals: Refusal[] = [];
     let lines = 0;
     let bytes = 0;
-    const applyChunk = async () => {
-      refusals.push(...(await this.applyLines(ctx, valid, options, note, counts)));
-      refusals.sort((a, b) => a.line - b.line);
-      for (const { line, errors } of refusals) observer.refused(line, errors);
-      counts.failed += refusals.length;
-      counts.lines += lines;
-      observer.progress(counts, bytes);
-      [valid, refusals, lines] = [[], [], 0];
+    // the previous chunk's stock counts and then its report, running while this chunk is read and its
+    // products written: the counts keep the database busy while this process parses and validates
+    let counting: Promise<void> | undefined;
+    const report = (chunk: { lines: number; bytes: number }, refused: Refusal[]) => {
+      refused.sort((a, b) => a.line - b.line);
+      for (const { line, errors } of refused) observer.refused(line, errors);
+      counts.failed += refused.length;
+      counts.lines += chunk.lines;
+      observer.progress(counts, chunk.bytes);
     };
-    for await (const record of csvLines(input)) {
-      lines++;
-      bytes = record.bytes;
-      const key = record.cells?.sku?.toLowerCase();
-      const earlier = key ? firstLineOf.get(key) : undefined;
-      if (record.problem !== undefined) {
-        refusals.push({ line: record.line, errors: { '': [record.problem] } });
-      } else if (earlier !== undefined) {
-        refusals.push({
-          line: record.line,
-          errors: { sku: [`${record.cells!.sku} already appears on line ${earlier}`] },
-        });
-      } else {
-        if (key) firstLineOf.set(key, record.line);
-        const checked = await validateLine(record.line, record.cells!, note);
-        if ('errors' in checked) refusals.push(checked);
-        else valid.push(checked);
+    const applyChunk = async () => {
+      const chunk = { lines, bytes };
+      const refused = refusals;
+      const { written, refused: notWritten } = await this.writeProducts(ctx, valid, options, counts);
+      refused.push(...notWritten);
+      [valid, refusals, lines] = [[], [], 0];
+      const previous = counting;
+      counting = this.countStock(ctx, written, options, note, counts).then((more) =>
+        report(chunk, [...refused, ...more]),
+      );
+      counting.catch(() => undefined); // awaited below or when the next chunk is ready
+      await previous; // one chunk's counts at a time, each reported before the next chunk's
+    };
+    try {
+      for await (const record of csvLines(input)) {
+        lines++;
+        bytes = record.bytes;
+        const key = record.cells?.sku?.toLowerCase();
+        const earlier = key ? firstLineOf.get(key) : undefined;
+        if (record.problem !== undefined) {
+          refusals.push({ line: record.line, errors: { '': [record.problem] } });
+        } else if (earlier !== undefined) {
+          refusals.push({
+            line: record.line,
+            errors: { sku: [`${record.cells!.sku} already appears on line ${earlier}`] },
+          });
+        } else {
+          if (key) firstLineOf.set(key, record.line);
+          const checked = await validateLine(record.line, record.cells!, note);
+          if ('errors' in checked) refusals.push(checked);
+          else valid.push(checked);
+        }
+        if (lines >= IMPORT_CHUNK_LINES) await applyChunk();
       }
-      if (lines >= IMPORT_CHUNK_LINES) await applyChunk();
+      if (lines) await applyChunk();
+      await counting;
+    } catch (error) {
+      await counting?.catch(() => undefined); // nothing left running when the import stops
+      throw error;
     }
-    if (lines) await applyChunk();
     return counts;
   }
 
   /**
-   * Applies a chunk's valid lines in three passes: one read of the chunk's products and levels, then the
-   * product writes — the new ones in one transaction, the rest one by one in file order — then every
-   * stock count at once (the ledger commits counts that arrive together as one transaction). A line
-   * refused in one pass takes no part in the next.
+   * A chunk's valid lines, their products: one read of the chunk's products and levels, then the new
+   * products in one transaction (file order: ascending ids, as if created one by one) and the rest one
+   * by one in file order. Returns the lines written (or, in a dry run, that would be) and those refused.
    */
-  private async applyLines(
+  private async writeProducts(
     ctx: RequestContext,
     lines: ImportLine[],
     { dryRun }: ImportOptions,
-    note: string,
     counts: ImportCounts,
-  ): Promise<Refusal[]> {
-    if (!lines.length) return [];
+  ): Promise<{ written: Plan[]; refused: Refusal[] }> {
+    if (!lines.length) return { written: [], refused: [] };
     const refused: Refusal[] = [];
     // archived products too (their SKUs stay taken): an id without an active product is one
     const ids = await this.productRows.findIdsBySkuKey([...new Set(lines.map((l) => l.sku.toLowerCase()))]);
@@ -191,8 +209,7 @@ export class ProductImportService {
         this.plan(line, ids.get(line.sku.toLowerCase()), active, levels).then((plan) => void plans.push(plan)),
       );
     }
-    // new products in one transaction (file order: ascending ids, as if created one by one); should a SKU
-    // have been taken meanwhile, one by one, so the refusal names its line
+    // should a SKU have been taken meanwhile, one by one, so the refusal names its line
     const creates = plans.filter((plan) => plan.product === 'created');
     const written = new Set<Plan>();
     if (creates.length && !dryRun && (await this.createAll(ctx, creates))) {
@@ -208,7 +225,22 @@ export class ProductImportService {
         }),
       );
     }
-    const counting = [...written]
+    return { written: [...written], refused };
+  }
+
+  /**
+   * The written lines' stock counts, all at once (the ledger commits counts that arrive together as one
+   * transaction); the lines whose count was refused.
+   */
+  private async countStock(
+    ctx: RequestContext,
+    written: Plan[],
+    { dryRun }: ImportOptions,
+    note: string,
+    counts: ImportCounts,
+  ): Promise<Refusal[]> {
+    const refused: Refusal[] = [];
+    const counting = written
       .filter((plan) => plan.count)
       .map((plan) =>
         refusedInto(
