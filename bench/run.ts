@@ -12,6 +12,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AddressInfo } from 'node:net';
+import Redis from 'ioredis';
 import { createPool, Pool, RowDataPacket } from 'mysql2/promise';
 import { startServiceProcess, ServiceProcess } from '../test/support/service-process';
 import { loginTo } from '../test/support/service-client';
@@ -34,6 +35,8 @@ const METRICS_DURATION_S = 6;
 const DB_NAME = 'inventory_bench_test';
 const EVENTS_DURATION_S = 6;
 const AMQP_URL = process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const READS_DURATION_S = 6;
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** The mean of runs of one scenario (errors summed). */
 const mean = (runs: Figures[]): Figures => ({
@@ -249,6 +252,21 @@ async function main(): Promise<void> {
       );
       console.log(`  with ÷ without          ${(events.with.ops / events.without.ops).toFixed(2)}  (target ≥ 0.9)`);
     }
+    if (!only || only === 'cache') {
+      const cache = await cacheCeiling(svc.url, accessToken, spread, pool);
+      console.log(
+        `\nwould a Redis cache in front of reads pay? GET, 64 connections, ${READS_DURATION_S} s each, 10,000 SKUs`,
+      );
+      console.log(`  GET /api/products/:id        ${fmt(cache.product)}`);
+      console.log(`  GET /api/stock?productId=    ${fmt(cache.levels)}`);
+      console.log(`  GET /api/auth/me (no query)  ${fmt(cache.none)}  (every cost but the database's)`);
+      console.log(
+        `  a free cache's ceiling      products ${(cache.none.ops / cache.product.ops).toFixed(2)}×, levels ${(cache.none.ops / cache.levels.ops).toFixed(2)}×  (keep one only if ≥ 1.3×)`,
+      );
+      console.log(
+        `  one lookup, sequential      MariaDB by primary key p50 ${cache.sqlUs.toFixed(0)} µs, Redis GET p50 ${cache.redisUs.toFixed(0)} µs`,
+      );
+    }
     const reconcile = await fetch(`${svc.url}/api/stock/reconcile`, {
       headers: { authorization: `Bearer ${accessToken}` },
     });
@@ -454,3 +472,56 @@ main().catch((error) => {
   console.error(error);
   process.exit(1);
 });
+
+/** autocannon GETs of `path()` with a bearer token. */
+async function getLoad(url: string, token: string, path: () => string, duration: number): Promise<Figures> {
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration,
+    headers: { authorization: `Bearer ${token}` },
+    requests: [{ setupRequest: (req) => ({ ...req, path: path() }) }],
+  });
+  return {
+    ops: result['2xx'] / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.non2xx + result.errors,
+  };
+}
+
+/**
+ * The most a cache in front of product and level reads could buy: the two reads beside an authenticated
+ * route that reads nothing (the token's user is cached in the process) — the same HTTP, auth, logging and
+ * serialization, the database's part at zero, as if a cache answered for free. And what one lookup costs
+ * in MariaDB by primary key and in Redis, sequentially on this machine.
+ */
+async function cacheCeiling(url: string, token: string, pick: () => number, pool: Pool) {
+  await getLoad(url, token, () => `/api/products/${pick()}`, 2); // warm-up
+  const product = await getLoad(url, token, () => `/api/products/${pick()}`, READS_DURATION_S);
+  const levels = await getLoad(url, token, () => `/api/stock?productId=${pick()}`, READS_DURATION_S);
+  const none = await getLoad(url, token, () => '/api/auth/me', READS_DURATION_S);
+  const redis = new Redis(REDIS_URL);
+  try {
+    const value = JSON.stringify({ id: 1, sku: 'SKU-1', name: 'A product', stock: [{ warehouse: 'MAIN', onHand: 5 }] });
+    await redis.set('bench:cache:probe', value);
+    const time = async (lookup: () => Promise<unknown>) => {
+      const samples: number[] = [];
+      for (let i = 0; i < 3000; i++) {
+        const started = process.hrtime.bigint();
+        await lookup();
+        samples.push(Number(process.hrtime.bigint() - started) / 1000);
+      }
+      return percentile(
+        samples.slice(500).sort((a, b) => a - b),
+        50,
+      ); // the first 500 warm up
+    };
+    const sqlUs = await time(() => pool.query('SELECT * FROM products WHERE id = ?', [pick()]));
+    const redisUs = await time(() => redis.get('bench:cache:probe'));
+    await redis.del('bench:cache:probe');
+    return { product, levels, none, sqlUs, redisUs };
+  } finally {
+    redis.disconnect();
+  }
+}
