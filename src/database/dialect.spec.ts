@@ -1,6 +1,7 @@
 import { QueryFailedError } from 'typeorm';
 import {
   assertConsecutiveIds,
+  assertRowBinlog,
   dialectOf,
   duplicateKey,
   isDatabaseUnavailable,
@@ -97,6 +98,16 @@ describe('what a server needs at start', () => {
     await expect(assertConsecutiveIds(server(3))).rejects.toThrow(
       /^auto_increment_increment is 3 on this database server; the service needs 1/,
     );
+  });
+
+  it('refuses a statement-based binary log (READ COMMITTED writes cannot be logged there), accepts row or mixed', async () => {
+    const binlog = (logBin: unknown, format: string) => ({ query: async () => [{ logBin, format }] });
+    await expect(assertRowBinlog(binlog(1, 'STATEMENT'))).rejects.toThrow(
+      /^binlog_format is STATEMENT on this database server; the service writes in READ COMMITTED/,
+    );
+    await expect(assertRowBinlog(binlog('1', 'statement'))).rejects.toThrow(/binlog_format is STATEMENT/);
+    for (const format of ['ROW', 'MIXED']) await expect(assertRowBinlog(binlog(1, format))).resolves.toBeUndefined();
+    await expect(assertRowBinlog(binlog(0, 'STATEMENT'))).resolves.toBeUndefined(); // no binary log
   });
 
   it('asks nothing of SQLite', async () => {

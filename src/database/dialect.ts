@@ -139,6 +139,7 @@ const MYSQL: Dialect = {
   },
   async prepare(dataSource) {
     await assertConsecutiveIds(dataSource);
+    await assertRowBinlog(dataSource);
     await useShortLockWaits(dataSource);
   },
   async withMigrationLock(dataSource, work) {
@@ -309,6 +310,22 @@ export async function assertConsecutiveIds(dataSource: { query(sql: string): Pro
   if (Number(step) !== 1) {
     throw new Error(
       `auto_increment_increment is ${String(step)} on this database server; the service needs 1 (one primary, or Galera with wsrep_auto_increment_control=OFF)`,
+    );
+  }
+}
+
+/**
+ * Stock groups, delivery claims and the reservation sweep run READ COMMITTED, which InnoDB cannot log
+ * to a statement-based binary log: every such write would fail there, so the service refuses to start.
+ */
+export async function assertRowBinlog(dataSource: { query(sql: string): Promise<unknown> }): Promise<void> {
+  const [{ logBin, format }] = (await dataSource.query('SELECT @@log_bin AS logBin, @@binlog_format AS format')) as {
+    logBin: unknown;
+    format: unknown;
+  }[];
+  if (Number(logBin) === 1 && String(format).toUpperCase() === 'STATEMENT') {
+    throw new Error(
+      'binlog_format is STATEMENT on this database server; the service writes in READ COMMITTED and needs ROW or MIXED',
     );
   }
 }
