@@ -168,9 +168,7 @@ export const sqlDateTime = (date: Date) => date.toISOString().replace('T', ' ').
 const sqliteParam = (value: unknown) => (value instanceof Date ? sqlDateTime(value) : value);
 
 const SQLITE: Dialect = {
-  // takes the file's write lock at once, waiting out another process's writer (the CLI beside the
-  // service) for the busy timeout, rather than failing when a read inside would have to become a write
-  begin: 'BEGIN IMMEDIATE',
+  begin: 'BEGIN TRANSACTION',
   commit: 'COMMIT',
   rollback: 'ROLLBACK',
   shareLock: '',
