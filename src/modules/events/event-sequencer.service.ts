@@ -74,14 +74,19 @@ export class EventSequencer implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private placeBatch(): Promise<number> {
-    return this.tx.runInline(async (tx) => {
-      const [next, ids] = await tx.query([this.sequences.lockNext(EVENT_POSITIONS), this.events.unplaced(BATCH)]);
-      if (!ids.length) return 0;
-      await tx.commitWith([
-        ...this.events.place(ids, next),
-        this.sequences.advance(EVENT_POSITIONS, next + ids.length),
-      ]);
-      return ids.length;
-    });
+    // READ COMMITTED: the range UPDATEs lock only the events they place, not the gap after the last one,
+    // where writers append (REPEATABLE READ would make them wait for this transaction, and it for them)
+    return this.tx.runInline(
+      async (tx) => {
+        const [next, ids] = await tx.query([this.sequences.lockNext(EVENT_POSITIONS), this.events.unplaced(BATCH)]);
+        if (!ids.length) return 0;
+        await tx.commitWith([
+          ...this.events.place(ids, next),
+          this.sequences.advance(EVENT_POSITIONS, next + ids.length),
+        ]);
+        return ids.length;
+      },
+      { readCommitted: true },
+    );
   }
 }
