@@ -289,7 +289,7 @@ describe('import:products', () => {
 
   it("writes a file of several chunks: each chunk's new products together, every opening count, one movement each", async () => {
     const before = await rowCounts();
-    // a bad line in the first chunk and one in the third: each chunk's counts run while the next chunk
+    // a bad line in the first chunk (1,000 lines) and one in the second: each chunk's counts run while the next chunk
     // is read and written, and still every error is reported in line order
     const lines = ['sku,name,warehouse,onHand', 'CHUNK BAD,Bad,MAIN,1'];
     for (let i = 0; i < 1_200; i++) lines.push(`CHUNK-${i},Chunked ${i},MAIN,${i + 1}`);

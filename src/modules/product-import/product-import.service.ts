@@ -14,8 +14,12 @@ import { StockService } from '../stock/stock.service';
 import { WarehousesService } from '../warehouses/warehouses.service';
 import { csvLines, FieldErrors, ImportLine, importNote, RefusedLine, validateLine } from './import-lines';
 
-/** Lines read, validated and then applied together: one read of their products, errors reported in line order. */
-const IMPORT_CHUNK_LINES = 500;
+/**
+ * Lines read, validated and then applied together: one read of their products, errors reported in line
+ * order. At most about 2,900: a chunk's new products go in one INSERT of 11 values each, and SQLite binds
+ * at most 32,766 values per statement. 1,000 imported 100k lines faster than 500 and as fast as 2,000.
+ */
+const IMPORT_CHUNK_LINES = 1000;
 
 export interface ImportOptions {
   /** Validate everything, write nothing. */
@@ -148,12 +152,13 @@ export class ProductImportService {
       const { written, refused: notWritten } = await this.writeProducts(ctx, valid, options, counts);
       refused.push(...notWritten);
       [valid, refusals, lines] = [[], [], 0];
-      const previous = counting;
+      // one chunk's counts at a time, each chunk reported after the one before (a chunk without counts
+      // would otherwise be reported first)
+      await counting;
       counting = this.countStock(ctx, written, options, note, counts).then((more) =>
         report(chunk, [...refused, ...more]),
       );
-      counting.catch(() => undefined); // awaited below or when the next chunk is ready
-      await previous; // one chunk's counts at a time, each reported before the next chunk's
+      counting.catch(() => undefined); // awaited when the next chunk is ready, or at the end
     };
     try {
       for await (const record of csvLines(input)) {
