@@ -45,8 +45,13 @@ export async function service(
       },
     ],
   });
+  return figuresOf(result);
+}
+
+/** An autocannon run's figures; `requestsPerOp` when one operation is several requests (a flow). */
+export function figuresOf(result: autocannon.Result, requestsPerOp = 1): Figures {
   return {
-    ops: result['2xx'] / result.duration,
+    ops: result['2xx'] / requestsPerOp / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.non2xx + result.errors,

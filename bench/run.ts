@@ -21,6 +21,7 @@ import {
   CONNECTIONS,
   DURATION_S,
   Figures,
+  figuresOf,
   fmt,
   percentile,
   freshDatabase,
@@ -134,12 +135,7 @@ async function reservations(url: string, token: string, pickProduct: () => numbe
       },
     ],
   });
-  return {
-    ops: result['2xx'] / 2 / result.duration,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.non2xx + result.errors,
-  };
+  return figuresOf(result, 2); // a flow is two requests
 }
 
 /** Stock writes committed so far and the transactions they took (the service's group-commit histogram). */
@@ -482,12 +478,7 @@ async function getLoad(url: string, token: string, path: () => string, duration:
     headers: { authorization: `Bearer ${token}` },
     requests: [{ setupRequest: (req) => ({ ...req, path: path() }) }],
   });
-  return {
-    ops: result['2xx'] / result.duration,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.non2xx + result.errors,
-  };
+  return figuresOf(result);
 }
 
 /**

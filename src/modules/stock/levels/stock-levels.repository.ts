@@ -134,10 +134,10 @@ export class StockLevelsRepository {
       .getRawMany<{ product_id: string | number; warehouse: string; on_hand: string | number }>();
     for (const row of rows) {
       const productId = Number(row.product_id);
-      levels.set(productId, [
-        ...(levels.get(productId) ?? []),
-        { warehouse: row.warehouse, onHand: Number(row.on_hand) },
-      ]);
+      const level = { warehouse: row.warehouse, onHand: Number(row.on_hand) };
+      const ofProduct = levels.get(productId);
+      if (ofProduct) ofProduct.push(level);
+      else levels.set(productId, [level]);
     }
     return levels;
   }
