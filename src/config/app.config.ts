@@ -5,6 +5,12 @@ import { ConfigError, validateConfig } from './validate-config';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+const IsOtlpUrl = () =>
+  IsUrl(
+    { require_tld: false, require_protocol: true, protocols: ['http', 'https'] },
+    { message: 'must be an http(s) URL' },
+  );
+
 class AppEnv {
   @IsOptional() @IsInt() @Min(0) @Max(65535) PORT?: number;
   @IsOptional() @IsIn(['development', 'production', 'test']) NODE_ENV?: string;
@@ -15,12 +21,9 @@ class AppEnv {
   @IsOptional() @IsString() TRUST_PROXY?: string;
   @IsOptional() @IsInt() @Min(0) @Max(1_000_000) MAX_IN_FLIGHT?: number;
   /** Read by the OpenTelemetry exporter itself (common/tracing); checked here so a bad one stops the start. */
-  @IsOptional()
-  @IsUrl(
-    { require_tld: false, require_protocol: true, protocols: ['http', 'https'] },
-    { message: 'must be an http(s) URL' },
-  )
-  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  @IsOptional() @IsOtlpUrl() OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+  /** The traces-only endpoint, which switches tracing on as well (common/tracing/tracing.ts). */
+  @IsOptional() @IsOtlpUrl() OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string;
 }
 
 /** Fastify's `trustProxy`: how many proxy hops to believe, or which proxy addresses; false believes none. */

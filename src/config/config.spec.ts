@@ -168,14 +168,17 @@ describe('configuration', () => {
     }
   });
 
-  it('refuses an OTEL_EXPORTER_OTLP_ENDPOINT that is no http(s) URL, naming it', () => {
-    process.env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318' };
-    expect(() => readAppConfig()).not.toThrow();
-    for (const value of ['not a url', 'otel-collector:4318', 'ftp://collector']) {
-      process.env = { OTEL_EXPORTER_OTLP_ENDPOINT: value };
-      expect(() => readAppConfig()).toThrow(
-        /^Invalid configuration: OTEL_EXPORTER_OTLP_ENDPOINT: must be an http\(s\) URL$/,
-      );
-    }
-  });
+  it.each(['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'])(
+    'refuses an %s that is no http(s) URL, naming it (either switches tracing on)',
+    (name) => {
+      process.env = { [name]: 'http://otel-collector:4318/v1/traces' };
+      expect(() => readAppConfig()).not.toThrow();
+      for (const value of ['not a url', 'otel-collector:4318', 'ftp://collector']) {
+        process.env = { [name]: value };
+        expect(() => readAppConfig()).toThrow(
+          new RegExp(`^Invalid configuration: ${name}: must be an http\\(s\\) URL$`),
+        );
+      }
+    },
+  );
 });
