@@ -314,8 +314,8 @@ export async function assertConsecutiveIds(dataSource: { query(sql: string): Pro
 
 /**
  * Stock groups (reservation expiry included), the event sequencer and webhook delivery claims run READ
- * COMMITTED, which InnoDB cannot log
- * to a statement-based binary log: every such write would fail there, so the service refuses to start.
+ * COMMITTED, which InnoDB cannot log to a statement-based binary log: every such write would fail there,
+ * so the service refuses to start.
  */
 export async function assertRowBinlog(dataSource: { query(sql: string): Promise<unknown> }): Promise<void> {
   const [{ logBin, format }] = (await dataSource.query('SELECT @@log_bin AS logBin, @@binlog_format AS format')) as {
