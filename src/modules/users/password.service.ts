@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { Semaphore } from 'async-mutex';
 import * as argon2 from 'argon2';
 import { ApiError } from '../../common/errors/api-error';
@@ -34,7 +35,9 @@ export class PasswordService {
   }
 
   hash(password: string): Promise<string> {
-    return this.inSlot(() => argon2.hash(password, this.cost));
+    // argon2's own salt (16 random bytes too) waits for an event-loop turn, which at start comes only
+    // once the rest of the start has run: made here, the admin's hash begins at once and overlaps it
+    return this.inSlot(() => argon2.hash(password, { ...this.cost, salt: randomBytes(16) }));
   }
 
   verify(hash: string | null, password: string): Promise<boolean> {
