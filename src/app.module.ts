@@ -26,7 +26,7 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
     AppConfigModule,
     LoggerModule.forRootAsync({
       inject: [TypedConfigService],
-      useFactory: (config: TypedConfigService) => {
+      useFactory: async (config: TypedConfigService) => {
         const app = config.getOrThrow('app', { infer: true });
         return {
           forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
@@ -47,7 +47,7 @@ import { WarehousesModule } from './modules/warehouses/warehouses.module';
                 err: serializeError,
               },
             },
-            app.logFormat === 'pretty' ? prettyDestination() : logDestination,
+            app.logFormat === 'pretty' ? await prettyDestination() : logDestination,
           ],
         };
       },

@@ -196,7 +196,10 @@ function addHeaders(operation: OpenAPIObject['paths'][string]['get'] & object): 
   }
 }
 
-/** Serves the document at /docs (UI) and /docs-json. */
+/** Serves the document at /docs (UI) and /docs-json; the document is built by the first request for it. */
 export function serveOpenApi(app: NestFastifyApplication): void {
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json', raw: ['json'] });
+  // the UI's assets plugin imports @fastify/static only as Fastify starts listening, after the first
+  // run's admin hash: imported now, it loads while that hash runs instead of after it
+  void import('@fastify/static');
 }

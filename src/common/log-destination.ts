@@ -1,5 +1,4 @@
 import pino, { DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
 
 /**
  * stdout written asynchronously: lines logged while a write is in flight go out together, never
@@ -20,8 +19,10 @@ interface LogRecord {
  * Human-readable lines for a terminal (LOG_FORMAT=pretty, the default when stdout is one): time, level,
  * `[context]` and the message; a request as method, URL, status and time; other fields indented below.
  * Written synchronously (a person is reading), still through `logDestination`, so flushing works the same.
+ * pino-pretty is loaded only here: JSON logs (containers, LOG_FORMAT=json) never need it.
  */
-export function prettyDestination(colorize = Boolean(process.stdout.isTTY)): DestinationStream {
+export async function prettyDestination(colorize = Boolean(process.stdout.isTTY)): Promise<DestinationStream> {
+  const { default: pretty } = await import('pino-pretty');
   return pretty({
     destination: logDestination,
     colorize,

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createConnection } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { DatabaseConfig } from '../config/database.config';
 import { isBigId, isLongText } from './columns';
@@ -18,10 +18,11 @@ export type MysqlFlavor = 'mysql' | 'mariadb';
  * when told it is MariaDB, so ask the server once at start.
  */
 export async function detectMysqlFlavor(db: Extract<DatabaseConfig, { type: 'mysql' }>): Promise<MysqlFlavor> {
+  // loaded here, not at the top: on SQLite nothing needs mysql2 (TypeORM loads it itself for MySQL)
+  const { createConnection } = await import('mysql2/promise');
   const conn = await createConnection({ host: db.host, port: db.port, user: db.user, password: db.password });
   try {
-    const [rows] =
-      await conn.query<({ version: string } & import('mysql2').RowDataPacket)[]>('SELECT VERSION() AS version');
+    const [rows] = await conn.query<({ version: string } & RowDataPacket)[]>('SELECT VERSION() AS version');
     return /mariadb/i.test(rows[0].version) ? 'mariadb' : 'mysql';
   } finally {
     await conn.end();

@@ -1,5 +1,5 @@
-import { Injectable, OnApplicationShutdown } from '@nestjs/common';
-import Redis from 'ioredis';
+import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type Redis from 'ioredis';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { ApiError } from '../../common/errors/api-error';
 import { TypedConfigService } from '../../config';
@@ -23,15 +23,22 @@ function rateLimited(res: Pick<RateLimiterRes, 'msBeforeNext'>): ApiError {
  * when REDIS_URL is set (falling back to this process's memory while Redis is unreachable).
  */
 @Injectable()
-export class RateLimitsService implements OnApplicationShutdown {
-  private readonly redis: Redis | null;
-  private readonly failedByUsername: RateLimiterAbstract;
-  private readonly failedByAddress: RateLimiterAbstract;
-  private readonly requestsByUser: RateLimiterAbstract | null;
+export class RateLimitsService implements OnModuleInit, OnApplicationShutdown {
+  private redis: Redis | null = null;
+  // made in onModuleInit, before the application serves any request
+  private failedByUsername!: RateLimiterAbstract;
+  private failedByAddress!: RateLimiterAbstract;
+  private requestsByUser!: RateLimiterAbstract | null;
 
-  constructor(config: TypedConfigService) {
-    const { redisUrl, rateLimitPerMinute } = config.getOrThrow('auth', { infer: true });
-    this.redis = redisUrl ? new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }) : null;
+  constructor(private readonly config: TypedConfigService) {}
+
+  /** Here rather than in the constructor so ioredis can be imported, and only when REDIS_URL is set. */
+  async onModuleInit(): Promise<void> {
+    const { redisUrl, rateLimitPerMinute } = this.config.getOrThrow('auth', { infer: true });
+    if (redisUrl) {
+      const { default: Redis } = await import('ioredis');
+      this.redis = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    }
     const limiter = (keyPrefix: string, points: number, duration: number): RateLimiterAbstract => {
       const memory = new RateLimiterMemory({ keyPrefix, points, duration });
       return this.redis

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { ChannelModel, ConfirmChannel, connect } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import { MetricsService } from '../../common/metrics/metrics.service';
 import { SingleFlight } from '../../common/single-flight';
 import { TransactionService } from '../../database/transaction.service';
@@ -143,6 +143,8 @@ export class AmqpPublisher implements OnApplicationBootstrap, OnApplicationShutd
   private async connected(): Promise<ConfirmChannel | null> {
     if (this.channel) return this.channel;
     if (Date.now() < this.retryAt) return null;
+    // loaded by the first connection: without EVENTS_AMQP_URL nothing needs amqplib
+    const { connect } = await import('amqplib');
     const connection = await connect(this.url!, {
       timeout: CONNECT_TIMEOUT_MS,
       clientProperties: { connection_name: 'inventory-service' },

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { Semaphore } from 'async-mutex';
 import * as argon2 from 'argon2';
 import { ApiError } from '../../common/errors/api-error';
@@ -16,8 +17,11 @@ const QUEUE_PER_SLOT = 8;
  */
 @Injectable()
 export class PasswordService {
-  /** Verified against when the user does not exist, so a miss costs what a hit costs. */
-  private readonly dummyHash: Promise<string>;
+  /**
+   * Verified against when the user does not exist, so a miss costs what a hit costs. Made by the first
+   * miss, whose hashing costs what a check costs, rather than at start, where it held up the admin's hash.
+   */
+  private dummyHash: string | null = null;
   private readonly slots: Semaphore;
   private readonly mostPending: number;
   private readonly cost: { type: typeof argon2.argon2id; memoryCost: number; timeCost: number };
@@ -28,16 +32,23 @@ export class PasswordService {
     this.slots = new Semaphore(loginConcurrency);
     this.mostPending = loginConcurrency * (1 + QUEUE_PER_SLOT);
     this.cost = { type: argon2.argon2id, ...passwordHash };
-    this.dummyHash = argon2.hash('timing-equaliser-password', this.cost);
   }
 
   hash(password: string): Promise<string> {
-    return this.inSlot(() => argon2.hash(password, this.cost));
+    // argon2's own salt (16 random bytes too) waits for an event-loop turn, which at start comes only
+    // once the rest of the start has run: made here, the admin's hash begins at once and overlaps it
+    return this.inSlot(() => argon2.hash(password, { ...this.cost, salt: randomBytes(16) }));
   }
 
-  async verify(hash: string | null, password: string): Promise<boolean> {
-    const against = hash ?? (await this.dummyHash);
-    return this.inSlot(() => argon2.verify(against, password).catch(() => false));
+  verify(hash: string | null, password: string): Promise<boolean> {
+    return this.inSlot(async () => {
+      const against = hash ?? this.dummyHash;
+      if (against === null) {
+        this.dummyHash = await argon2.hash('timing-equaliser-password', this.cost);
+        return false;
+      }
+      return argon2.verify(against, password).catch(() => false);
+    });
   }
 
   private async inSlot<T>(work: () => Promise<T>): Promise<T> {

@@ -25,6 +25,8 @@ export class UsersService implements OnApplicationBootstrap {
   /** The admin's password when this start generated it (no users, no ADMIN_PASSWORD), until the banner takes it. */
   private generatedAdminPassword: string | null = null;
   private readonly tokenUsers = new Map<number, { expires: number; user: Promise<TokenUser | null> }>();
+  /** The first start's admin password and its hash, or null when there are users already. */
+  private readonly firstAdmin: Promise<{ password: string; passwordHash: string } | null>;
 
   constructor(
     private readonly users: UsersRepository,
@@ -32,15 +34,27 @@ export class UsersService implements OnApplicationBootstrap {
     private readonly audit: AuditRepository,
     private readonly tx: TransactionService,
     private readonly config: TypedConfigService,
-  ) {}
+  ) {
+    // begun now (the DataSource is initialised and migrated before any repository is made) so that the
+    // hash, ~0.3 s on argon2's threads, overlaps the rest of the start instead of idling it
+    this.firstAdmin = this.prepareFirstAdmin();
+    this.firstAdmin.catch(() => undefined); // awaited, and its failure thrown, in onApplicationBootstrap
+  }
+
+  private async prepareFirstAdmin(): Promise<{ password: string; passwordHash: string } | null> {
+    if ((await this.users.count()) > 0) return null;
+    const password =
+      this.config.getOrThrow('auth', { infer: true }).adminPassword ?? randomBytes(18).toString('base64url');
+    return { password, passwordHash: await this.passwords.hash(password) };
+  }
 
   /** First start with no users: create the admin from config, or with a random password logged once. */
   async onApplicationBootstrap(): Promise<void> {
-    if ((await this.users.count()) > 0) return;
+    const first = await this.firstAdmin;
+    if (!first) return;
+    const { password, passwordHash } = first;
     const auth = this.config.getOrThrow('auth', { infer: true });
-    const password = auth.adminPassword ?? randomBytes(18).toString('base64url');
     const now = new Date();
-    const passwordHash = await this.passwords.hash(password);
     try {
       await this.tx.run((manager) =>
         this.users.insert(manager, {

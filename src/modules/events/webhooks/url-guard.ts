@@ -1,7 +1,11 @@
 import { lookup as dnsLookup, LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import * as ipaddr from 'ipaddr.js';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
+
+/** undici, loaded by the first delivery rather than at start: until a webhook fires nothing needs it. */
+let undici: Promise<typeof import('undici')> | undefined;
+export const loadUndici = () => (undici ??= import('undici'));
 
 /**
  * SSRF guard for webhook URLs. In production a webhook may only reach public unicast addresses —
@@ -11,21 +15,27 @@ import { Agent } from 'undici';
  * connected to), so a name that later resolves elsewhere (DNS rebinding) is refused too.
  */
 export class UrlGuard {
-  /** Connects only to public addresses. */
-  readonly agent: Agent;
-  /** Connects anywhere: hosts the operator allowed, or any host outside production. */
-  readonly openAgent = new Agent();
+  /**
+   * `guarded` connects only to public addresses; `open` connects anywhere: hosts the operator allowed,
+   * or any host outside production. Made by the first delivery.
+   */
+  private agents?: Promise<{ guarded: Agent; open: Agent }>;
 
   constructor(
     private readonly enforce: boolean,
     private readonly allowedHosts: Set<string>,
-  ) {
-    this.agent = enforce ? new Agent({ connect: { lookup: publicOnlyLookup } }) : this.openAgent;
-  }
+  ) {}
 
   /** The agent a delivery to `url` uses. */
-  agentFor(url: URL): Agent {
-    return this.isAllowedHost(url) ? this.openAgent : this.agent;
+  async agentFor(url: URL): Promise<Agent> {
+    const { guarded, open } = await (this.agents ??= this.createAgents());
+    return this.isAllowedHost(url) ? open : guarded;
+  }
+
+  private async createAgents(): Promise<{ guarded: Agent; open: Agent }> {
+    const { Agent } = await loadUndici();
+    const open = new Agent();
+    return { guarded: this.enforce ? new Agent({ connect: { lookup: publicOnlyLookup } }) : open, open };
   }
 
   /** Why `url` may not be a webhook's, or null. Resolves its host (production only). */

@@ -1,5 +1,4 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { request } from 'undici';
 import { MetricsService } from '../../../common/metrics/metrics.service';
 import { SingleFlight } from '../../../common/single-flight';
 import { Transaction } from '../../../database/transaction';
@@ -8,6 +7,7 @@ import { TypedConfigService } from '../../../config';
 import { EventSequencer } from '../event-sequencer.service';
 import { EventsRepository, WireEvent } from '../events.repository';
 import { signatureHeaders } from './signing';
+import { loadUndici } from './url-guard';
 import { Candidate, DeliveryOutcome, NewDelivery, WebhooksRepository } from './webhooks.repository';
 import { WebhookSecurity } from './webhook-security';
 
@@ -276,11 +276,12 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
         'user-agent': 'inventory-service-webhooks',
         ...signatureHeaders(this.secretOf(webhook), eventId, body, new Date()),
       };
+      const { request } = await loadUndici();
       const res = await request(url, {
         method: 'POST',
         headers,
         body,
-        dispatcher: this.security.guard.agentFor(url),
+        dispatcher: await this.security.guard.agentFor(url),
         signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
         headersTimeout: DELIVERY_TIMEOUT_MS,
         bodyTimeout: DELIVERY_TIMEOUT_MS,
