@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { RowDataPacket } from 'mysql2';
-import { DataSource, DataSourceOptions } from 'typeorm';
+import { DataSource, DataSourceOptions, QueryRunner, ReplicationMode } from 'typeorm';
 import { DatabaseConfig } from '../config/database.config';
 import { isBigId, isLongText } from './columns';
 import { dialectOf } from './dialect';
@@ -85,12 +85,30 @@ export function dataSourceOptions(
   };
 }
 
+/** TypeORM's BEGIN on SQLite (a deferred transaction), hard-coded in its query runner. */
+const TYPEORM_SQLITE_BEGIN = 'BEGIN TRANSACTION';
+const beginsImmediately = new WeakSet<QueryRunner>();
+
 /**
  * The DataSource of the service, the CLI and the TypeORM CLI. TypeORM has no per-driver column type,
  * so the metadata of each LongTextColumn is widened where the dialect says (MEDIUMTEXT on MySQL/MariaDB,
  * matching the migrations; SQLite's TEXT has no such limit), and each BigIdColumn is SQLite's INTEGER there.
+ * On SQLite, TypeORM's transactions begin as the dialect's do: IMMEDIATE (why: dialect.ts).
  */
 export class InventoryDataSource extends DataSource {
+  override createQueryRunner(mode?: ReplicationMode): QueryRunner {
+    const runner = super.createQueryRunner(mode);
+    // SQLite shares one runner: it is wrapped once
+    if (this.options.type === 'better-sqlite3' && !beginsImmediately.has(runner)) {
+      beginsImmediately.add(runner);
+      const { begin } = dialectOf(this);
+      const query = runner.query.bind(runner) as (sql: string, ...rest: unknown[]) => Promise<unknown>;
+      runner.query = ((sql: string, ...rest: unknown[]) =>
+        query(sql === TYPEORM_SQLITE_BEGIN ? begin : sql, ...rest)) as QueryRunner['query'];
+    }
+    return runner;
+  }
+
   protected override async buildMetadatas(): Promise<void> {
     await super.buildMetadatas();
     const { longText, autoIncrementId } = dialectOf(this);

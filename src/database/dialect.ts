@@ -168,7 +168,10 @@ export const sqlDateTime = (date: Date) => date.toISOString().replace('T', ' ').
 const sqliteParam = (value: unknown) => (value instanceof Date ? sqlDateTime(value) : value);
 
 const SQLITE: Dialect = {
-  begin: 'BEGIN TRANSACTION',
+  // the file's write lock from the start: a deferred transaction that read first and then wrote while
+  // another process (the CLI beside the service) held that lock failed at once with SQLITE_BUSY, its busy
+  // timeout never consulted; taken at BEGIN, the wait is the busy timeout's, and no snapshot goes stale
+  begin: 'BEGIN IMMEDIATE TRANSACTION',
   commit: 'COMMIT',
   rollback: 'ROLLBACK',
   shareLock: '',
@@ -239,17 +242,12 @@ const RETRYABLE: Record<number, string> = {
   1020: 'snapshot_conflict', // MariaDB 11.6+ innodb_snapshot_isolation: "Record has changed since last read"
 };
 
-/**
- * SQLite: a deferred transaction that read, then found another process had written since, cannot write
- * (no busy wait helps: its snapshot is stale), so it is tried again from the start.
- */
-const RETRYABLE_SQLITE: Record<string, string> = { SQLITE_BUSY_SNAPSHOT: 'snapshot_conflict' };
-
 /** Why the transaction that failed with `error` may be tried again, or null when it may not. */
 export function retryReason(error: unknown): string | null {
-  const driver = driverError(error);
-  if (driver?.errno !== undefined) return RETRYABLE[driver.errno] ?? null;
-  return (driver?.code && RETRYABLE_SQLITE[driver.code]) || null;
+  // SQLite: none. Its transactions take the write lock at BEGIN (IMMEDIATE), so no snapshot goes stale
+  // under them, and SQLITE_BUSY means another process held the lock past the busy timeout
+  const errno = driverError(error)?.errno;
+  return errno === undefined ? null : (RETRYABLE[errno] ?? null);
 }
 
 const DUPLICATE_KEY_CODES = ['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT_UNIQUE'];

@@ -15,8 +15,9 @@ const BASE_BACKOFF_MS = 4;
  * The only way the service writes. On MySQL/MariaDB each unit of work is one transaction on its own
  * pooled connection, retried whole on deadlock, lock-wait timeout or snapshot conflict. SQLite shares
  * one connection, so two transactions at once would fail ("cannot start a transaction within a
- * transaction"): there, writes queue behind one mutex, and one whose snapshot another process's write
- * made stale is retried.
+ * transaction"): there, writes queue behind one mutex, and each takes the file's write lock at BEGIN
+ * (IMMEDIATE), so another process on the file (the CLI) makes it wait, up to the busy timeout, never fail
+ * halfway.
  */
 @Injectable()
 export class TransactionService {

@@ -94,7 +94,7 @@ describe('Transaction on SQLite: an ordinary transaction, one statement at a tim
     await tx.release();
     expect(firstId).toBe(5);
     expect(db.trips).toEqual([
-      { sql: 'BEGIN TRANSACTION', params: [] },
+      { sql: 'BEGIN IMMEDIATE TRANSACTION', params: [] },
       { sql: 'INSERT m', params: ['2026-03-04 05:06:07.089'] },
       { sql: 'INSERT a', params: [7n, '[{"id":5}]'] },
       { sql: 'COMMIT', params: [] },
