@@ -48,4 +48,40 @@ describe('ProductImportService: chunks reported in line order', () => {
     expect(events).toEqual(['refused 2', 'progress 1000', 'refused 1002', 'progress 1011']);
     expect(counts).toMatchObject({ lines: 1011, created: 1009, counted: 999, failed: 2 });
   });
+
+  it("overlaps chunks' product writes, each chunk's INSERT after the one before it: ids follow the file", async () => {
+    let id = 1;
+    const log: string[] = [];
+    // as ProductsService.createMany: the transaction starts after `after`; `inserted` once its INSERT ran
+    const overlapping = {
+      createMany: async (
+        _: unknown,
+        dtos: { sku: string }[],
+        order: { after: Promise<void>; inserted: () => void },
+      ) => {
+        const chunk = dtos[0].sku.slice(0, 1);
+        await order.after;
+        await sleep(chunk === 'A' ? 300 : 5); // the products' INSERT (A's slow: B is read meanwhile)
+        log.push(`insert ${chunk}`);
+        const views = dtos.map((dto) => ({ id: id++, sku: dto.sku }));
+        order.inserted();
+        await sleep(chunk === 'A' ? 300 : 5); // its search terms, audit entries and events
+        log.push(`commit ${chunk}`);
+        return views;
+      },
+    } as unknown as ProductsService;
+    const importer = new ProductImportService(overlapping, productRows, levels, stock, warehouses);
+    const lines = ['sku,name'];
+    for (const chunk of ['A', 'B', 'C']) for (let i = 0; i < 1000; i++) lines.push(`${chunk}-${i},Name`);
+    const counts = await importer.import(
+      ctx,
+      Readable.from([lines.join('\n')]),
+      { dryRun: false, fileName: 'f.csv' },
+      { refused: () => undefined, progress: () => undefined },
+      noCounts(),
+    );
+    expect(counts).toMatchObject({ lines: 3000, created: 3000, failed: 0 });
+    // B's transaction ran while A's was still open, yet took its ids after A's; C starts once A is written
+    expect(log).toEqual(['insert A', 'insert B', 'commit B', 'commit A', 'insert C', 'commit C']);
+  });
 });

@@ -88,6 +88,18 @@ function changesOf(product: Product, wanted: ImportLine['product']): ImportLine[
   );
 }
 
+/** A chunk's lines whose products were written (or in a dry run would be), and those refused. */
+interface WrittenChunk {
+  written: Plan[];
+  refused: Refusal[];
+}
+
+/** The previous chunk's new products inserted (`after`); call `inserted` once this chunk's are. */
+interface IdOrder {
+  after: Promise<void>;
+  inserted: () => void;
+}
+
 /** Awaits `work`; a LineRefused joins `refused` (the import goes on), anything else is thrown. */
 async function refusedInto(refused: Refusal[], work: Promise<void>): Promise<void> {
   try {
@@ -136,9 +148,14 @@ export class ProductImportService {
     let refusals: Refusal[] = [];
     let lines = 0;
     let bytes = 0;
-    // the previous chunk's stock counts and then its report, running while this chunk is read and its
-    // products written: the counts keep the database busy while this process parses and validates
+    // Three chunks in flight: this one read and validated, the one before it having its products
+    // written (new ones in one transaction, so this chunk's may overlap it and keep both of the
+    // database's cores busy; its INSERT still waits for the one before, so ids follow the file), and the
+    // one before that having its stock counts made and then being reported.
+    let writing:
+      { chunk: { lines: number; bytes: number }; refused: Refusal[]; done: Promise<WrittenChunk> } | undefined;
     let counting: Promise<void> | undefined;
+    let inserted = Promise.resolve();
     const report = (chunk: { lines: number; bytes: number }, refused: Refusal[]) => {
       refused.sort((a, b) => a.line - b.line);
       for (const { line, errors } of refused) observer.refused(line, errors);
@@ -146,12 +163,19 @@ export class ProductImportService {
       counts.lines += chunk.lines;
       observer.progress(counts, chunk.bytes);
     };
-    const applyChunk = async () => {
-      const chunk = { lines, bytes };
-      const refused = refusals;
-      const { written, refused: notWritten } = await this.writeProducts(ctx, valid, options, counts);
-      refused.push(...notWritten);
+    const startWriting = () => {
+      const after = inserted;
+      let signal!: () => void;
+      inserted = new Promise((resolve) => (signal = resolve));
+      const done = this.writeProducts(ctx, valid, options, counts, { after, inserted: signal }).finally(signal);
+      done.catch(() => undefined); // awaited by finishWriting
+      const started = { chunk: { lines, bytes }, refused: refusals, done };
       [valid, refusals, lines] = [[], [], 0];
+      return started;
+    };
+    const finishWriting = async ({ chunk, refused, done }: NonNullable<typeof writing>) => {
+      const { written, refused: notWritten } = await done;
+      refused.push(...notWritten);
       // one chunk's counts at a time, each chunk reported after the one before (a chunk without counts
       // would otherwise be reported first)
       await counting;
@@ -159,6 +183,12 @@ export class ProductImportService {
         report(chunk, [...refused, ...more]),
       );
       counting.catch(() => undefined); // awaited when the next chunk is ready, or at the end
+    };
+    const applyChunk = async () => {
+      const next = startWriting();
+      const previous = writing;
+      writing = next;
+      if (previous) await finishWriting(previous);
     };
     try {
       for await (const record of csvLines(input)) {
@@ -182,9 +212,13 @@ export class ProductImportService {
         if (lines >= IMPORT_CHUNK_LINES) await applyChunk();
       }
       if (lines) await applyChunk();
+      if (writing) await finishWriting(writing);
+      writing = undefined;
       await counting;
     } catch (error) {
-      await counting?.catch(() => undefined); // nothing left running when the import stops
+      // nothing left running when the import stops
+      await writing?.done.catch(() => undefined);
+      await counting?.catch(() => undefined);
       throw error;
     }
     return counts;
@@ -200,7 +234,8 @@ export class ProductImportService {
     lines: ImportLine[],
     { dryRun }: ImportOptions,
     counts: ImportCounts,
-  ): Promise<{ written: Plan[]; refused: Refusal[] }> {
+    order: IdOrder,
+  ): Promise<WrittenChunk> {
     if (!lines.length) return { written: [], refused: [] };
     const refused: Refusal[] = [];
     // archived products too (their SKUs stay taken): an id without an active product is one
@@ -217,7 +252,7 @@ export class ProductImportService {
     // should a SKU have been taken meanwhile, one by one, so the refusal names its line
     const creates = plans.filter((plan) => plan.product === 'created');
     const written = new Set<Plan>();
-    if (creates.length && !dryRun && (await this.createAll(ctx, creates))) {
+    if (creates.length && !dryRun && (await this.createAll(ctx, creates, order))) {
       counts.created += creates.length;
       creates.forEach((plan) => written.add(plan));
     }
@@ -286,9 +321,9 @@ export class ProductImportService {
   }
 
   /** Creates the plans' products in one transaction through ProductsService; false if a SKU was taken meanwhile. */
-  private async createAll(ctx: RequestContext, plans: Plan[]): Promise<boolean> {
+  private async createAll(ctx: RequestContext, plans: Plan[], order: IdOrder): Promise<boolean> {
     try {
-      const views = await this.products.createMany(ctx, plans.map(createDto));
+      const views = await this.products.createMany(ctx, plans.map(createDto), order);
       views.forEach((view, i) => (plans[i].productId = view.id));
       return true;
     } catch (error) {

@@ -165,13 +165,16 @@ export class ProductsRepository {
    */
   async indexNewTerms(manager: EntityManager, products: Pick<Product, 'id' | 'sku' | 'name'>[]): Promise<void> {
     // plain INSERTs of ~30 terms a product: TypeORM's insert builder, whose time grows with the square
-    // of a statement's values, took most of a CSV import's CPU here
+    // of a statement's values, took most of a CSV import's CPU here. All in one round trip on MySQL
+    // (a 1,000-product chunk: ~40 statements, ~1.5 MB, far below max_allowed_packet's 16 MB default)
     const rows = products.flatMap((p) => termsOf(p.sku, p.name).map((term) => [term, p.id]));
+    const statements = [];
     for (let i = 0; i < rows.length; i += TERM_ROWS_PER_INSERT) {
       const chunk = rows.slice(i, i + TERM_ROWS_PER_INSERT);
       const sql = `INSERT INTO product_terms (term, product_id) VALUES ${chunk.map(() => '(?, ?)').join(', ')}`;
-      await runStatements(manager, [{ sql, params: chunk.flat() }]);
+      statements.push({ sql, params: chunk.flat() });
     }
+    await runStatements(manager, statements);
   }
 
   /** A renamed product's search terms (its SKU never changes). */

@@ -56,8 +56,17 @@ export class ProductsService {
    * Creates products in one transaction — their rows, search terms, audit entries and product.created
    * events, each kind in one multi-row INSERT — as `create` does one at a time (the CSV import's path).
    * All or nothing: a taken SKU fails the lot (409 SKU_TAKEN, the caller may then create one by one).
+   * `order` lets batches overlap yet take ids in the caller's order: the transaction starts after
+   * `after` (outside it: on SQLite, where transactions queue, waiting inside could hold up the one
+   * awaited), and `inserted` is called once the products' INSERT has run (the batch's ids are taken).
+   * Only a batch retried after a deadlock takes its ids anew, after those of a batch that overlapped it.
    */
-  createMany(ctx: RequestContext, dtos: CreateProductDto[]): Promise<ProductView[]> {
+  async createMany(
+    ctx: RequestContext,
+    dtos: CreateProductDto[],
+    order?: { after: Promise<void>; inserted: () => void },
+  ): Promise<ProductView[]> {
+    await order?.after;
     const now = new Date();
     return this.tx
       .run(async (manager) => {
@@ -77,6 +86,7 @@ export class ProductsService {
             low: true, // nothing available yet: at or below any reorder point
           })),
         );
+        order?.inserted();
         await this.products.indexNewTerms(manager, products);
         const views = products.map((product) => toProductView(product, 0));
         await this.audit.appendMany(
