@@ -16,6 +16,7 @@ import Redis from 'ioredis';
 import { createPool, Pool, RowDataPacket } from 'mysql2/promise';
 import { startServiceProcess, ServiceProcess } from '../test/support/service-process';
 import { loginTo } from '../test/support/service-client';
+import { importBench } from './import';
 import {
   benchServiceEnv,
   CONNECTIONS,
@@ -171,6 +172,17 @@ async function main(): Promise<void> {
         `  service                 median ${start.service.toFixed(0)} ms  (runs ${start.runs.map((r) => r.toFixed(0)).join(', ')})  (target ≤ 1500)`,
       );
       console.log(`  bare Fastify process    median ${start.bare.toFixed(0)} ms  (the floor on this machine)`);
+    }
+    if (!only || only === 'import') {
+      const imported = await importBench();
+      console.log(`\nimport:products, ${imported.lines} new products with opening stock (MariaDB, the CLI)`);
+      console.log(
+        `  CLI import              ${imported.cli.toFixed(1)} s  (${(imported.lines / imported.cli).toFixed(0)} lines/s; target well under 60 s)`,
+      );
+      console.log(
+        `  same rows by hand       ${imported.raw.toFixed(1)} s  (products, search terms, levels, movements; no audit, events, checks)`,
+      );
+      console.log(`  CLI ÷ by hand (time)    ${(imported.cli / imported.raw).toFixed(2)}`);
     }
     const rssIdle = rssOf(svc.child.pid!);
     if (!only) {
