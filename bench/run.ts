@@ -253,12 +253,20 @@ async function main(): Promise<void> {
     }
     if (!only || only === 'events') {
       const events = await eventsAttached(serviceEnv, accessToken, hot, pool);
-      console.log(`\nevents attached, hot SKU, 2 × ${EVENTS_DURATION_S} s each, interleaved, one process at a time`);
-      console.log(`  without                 ${fmt(events.without)}`);
+      console.log(`\nevents attached, hot SKU, 2 × ${EVENTS_DURATION_S} s each, interleaved, one side at a time`);
+      console.log(`  without                         ${fmt(events.without.figures)}`);
+      const sent = (side: EventsSide) =>
+        `(${side.delivered} webhook deliveries answered, ${side.published} events published)`;
       console.log(
-        `  ${events.attached.padEnd(22)}  ${fmt(events.with)}  (${events.delivered} webhook deliveries answered, ${events.published} events published)`,
+        `  ${`${events.attached}, sent by it`.padEnd(30)}  ${fmt(events.with.figures)}  ${sent(events.with)}`,
       );
-      console.log(`  with ÷ without          ${(events.with.ops / events.without.ops).toFixed(2)}  (target ≥ 0.9)`);
+      console.log(
+        `  ${`${events.attached}, by a 2nd`.padEnd(30)}  ${fmt(events.dedicated.figures)}  ${sent(events.dedicated)}  (EVENTS_DISPATCH=false; a dedicated events instance sends)`,
+      );
+      const ratio = (side: EventsSide) => (side.figures.ops / events.without.figures.ops).toFixed(2);
+      console.log(
+        `  with ÷ without                  ${ratio(events.with)} sent by the loaded instance, ${ratio(events.dedicated)} by a dedicated one  (target ≥ 0.9)`,
+      );
     }
     if (!only || only === 'cache') {
       const cache = await cacheCeiling(svc.url, accessToken, spread, pool);
@@ -394,21 +402,30 @@ async function tracingCost(
   return { off: mean(runs.off), all: mean(runs.all), tenth: mean(runs.tenth), spans };
 }
 
+/** Throughput of one side of the events bench, and what went out meanwhile. */
+interface EventsSide {
+  figures: Figures;
+  delivered: number;
+  published: number;
+}
+
 /**
  * Stock-out throughput with events going out — a webhook for every event (a receiver in this process that
- * answers at once) and RabbitMQ publishing (EVENTS_AMQP_URL) — beside the same without them. Every
- * instance delivers and publishes, so the two sides run as separate processes, one at a time,
- * interleaved (without, with, without, with), each after a short warm-up. Each side with events starts
- * from a clean slate — a new webhook (deleted, with its deliveries, afterwards) and the broker cursor at
- * the newest event — so it pays for the events of its own writes, not for a backlog the other side left.
- * BENCH_EVENTS=webhook or amqp attaches one destination only.
+ * answers at once) and RabbitMQ publishing (EVENTS_AMQP_URL) — beside the same without them. Two ways
+ * with: the one instance under load sends them itself (every instance does by default), or it leaves
+ * them (EVENTS_DISPATCH=false) to a second, dedicated events instance that serves no requests. The
+ * sides run as separate processes, one side at a time, interleaved (without, with, dedicated, twice),
+ * each after a short warm-up. Each side with events starts from a clean slate — a new webhook (deleted,
+ * with its deliveries, afterwards) and the broker cursor at the newest event — so it pays for the events
+ * of its own writes, not for a backlog another side left. BENCH_EVENTS=webhook or amqp attaches one
+ * destination only.
  */
 async function eventsAttached(
   env: Record<string, string>,
   token: string,
   pick: () => number,
   pool: Pool,
-): Promise<{ with: Figures; without: Figures; delivered: number; published: number; attached: string }> {
+): Promise<{ without: EventsSide; with: EventsSide; dedicated: EventsSide; attached: string }> {
   let delivered = 0;
   const receiver = createServer((req, res) => {
     req.resume();
@@ -434,21 +451,30 @@ async function eventsAttached(
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     return res.status === 204 ? {} : ((await res.json()) as Record<string, unknown>);
   };
-  const runs: Record<'with' | 'without', Figures[]> = { with: [], without: [] };
-  let published = 0;
+  const published = async (url: string) => {
+    const metrics = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    return Number(/^inventory_events_published_total (\S+)$/m.exec(metrics)?.[1] ?? 0);
+  };
+  const sides = ['without', 'with', 'dedicated'] as const;
+  const runs = Object.fromEntries(sides.map((side) => [side, [] as EventsSide[]])) as Record<
+    (typeof sides)[number],
+    EventsSide[]
+  >;
   try {
     for (let round = 0; round < 2; round++) {
-      for (const side of ['without', 'with'] as const) {
-        if (side === 'with') {
-          // the broker side starts at the newest event (nobody publishes while the other side runs)
+      for (const side of sides) {
+        if (side !== 'without') {
+          // the broker side starts at the newest event (nobody publishes while another side runs)
           await pool.query(
             "UPDATE outbox_cursors SET position = (SELECT COALESCE(MAX(position), 0) FROM events), lease_owner = NULL WHERE name = 'amqp'",
           );
         }
-        const svc = await startServiceProcess(side === 'with' ? withEvents : env);
+        const envOf = { without: env, with: withEvents, dedicated: { ...withEvents, EVENTS_DISPATCH: 'false' } };
+        const svc = await startServiceProcess(envOf[side]);
+        const sender = side === 'dedicated' ? await startServiceProcess(withEvents).catch(stopFirst(svc)) : svc;
         let webhookId: number | undefined;
         try {
-          if (side === 'with' && mode !== 'amqp') {
+          if (side !== 'without' && mode !== 'amqp') {
             const created = await call(svc.url, 'POST', '/api/webhooks', {
               url: `http://${receiverHost}/hook`,
               events: ['*'],
@@ -456,15 +482,17 @@ async function eventsAttached(
             webhookId = (created.webhook as { id: number }).id;
           }
           await service(svc.url, token, pick, 2); // warm-up
-          runs[side].push(await service(svc.url, token, pick, EVENTS_DURATION_S));
-          if (side === 'with') {
-            const metrics = await (
-              await fetch(`${svc.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
-            ).text();
-            published += Number(/^inventory_events_published_total (\S+)$/m.exec(metrics)?.[1] ?? 0);
-          }
+          const deliveredBefore = delivered;
+          const publishedBefore = side === 'without' ? 0 : await published(sender.url);
+          const figures = await service(svc.url, token, pick, EVENTS_DURATION_S);
+          runs[side].push({
+            figures,
+            delivered: delivered - deliveredBefore,
+            published: side === 'without' ? 0 : (await published(sender.url)) - publishedBefore,
+          });
           if (webhookId !== undefined) await call(svc.url, 'DELETE', `/api/webhooks/${webhookId}`);
         } finally {
+          if (sender !== svc) await sender.stop();
           await svc.stop();
         }
       }
@@ -473,8 +501,21 @@ async function eventsAttached(
     receiver.close();
   }
   const attached = { both: 'webhook + RabbitMQ', webhook: 'webhook only', amqp: 'RabbitMQ only' }[mode] ?? mode;
-  return { with: mean(runs.with), without: mean(runs.without), delivered, published, attached };
+  const sum = (list: EventsSide[]): EventsSide => ({
+    figures: mean(list.map((r) => r.figures)),
+    delivered: list.reduce((n, r) => n + r.delivered, 0),
+    published: list.reduce((n, r) => n + r.published, 0),
+  });
+  return { without: sum(runs.without), with: sum(runs.with), dedicated: sum(runs.dedicated), attached };
 }
+
+/** For a failed start of a second process: stops the first, then fails as the start did. */
+const stopFirst =
+  (first: ServiceProcess) =>
+  async (error: unknown): Promise<never> => {
+    await first.stop();
+    throw error;
+  };
 
 main().catch((error) => {
   console.error(error);

@@ -168,6 +168,17 @@ describe('configuration', () => {
     }
   });
 
+  it('sends events from every instance unless EVENTS_DISPATCH=false; anything but true or false is refused', () => {
+    process.env = {};
+    expect(readEventsConfig().dispatch).toBe(true);
+    process.env = { EVENTS_DISPATCH: 'false' };
+    expect(readEventsConfig().dispatch).toBe(false);
+    process.env = { EVENTS_DISPATCH: 'true' };
+    expect(readEventsConfig().dispatch).toBe(true);
+    process.env = { EVENTS_DISPATCH: 'no' };
+    expect(() => readEventsConfig()).toThrow(/^Invalid configuration: EVENTS_DISPATCH: /);
+  });
+
   it.each(['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'])(
     'refuses an %s that is no http(s) URL, naming it (either switches tracing on)',
     (name) => {

@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { ConfigError, validateConfig } from './validate-config';
 
 /** The contract's retry delays: about 5 s, 30 s, 2 min, 10 min, 1 h, then hourly up to 24 h after the first try. */
@@ -14,6 +14,7 @@ class EventsEnv {
   @IsOptional() @Matches(/^amqps?:\/\//, { message: 'must be an amqp:// or amqps:// URL' }) EVENTS_AMQP_URL?: string;
   /** The contract keeps events 7 days at least. */
   @IsOptional() @IsInt() @Min(7) @Max(9999) EVENTS_RETENTION_DAYS?: number;
+  @IsOptional() @IsIn(['true', 'false']) EVENTS_DISPATCH?: string;
 }
 
 export interface EventsConfig {
@@ -26,6 +27,11 @@ export interface EventsConfig {
   amqpUrl: string | null;
   /** Events older than this are purged once every destination is past them (the contract keeps 7 days at least). */
   retentionDays: number;
+  /**
+   * Whether this instance sends webhook deliveries and publishes to RabbitMQ. Off: it still writes and
+   * places events, and other instances (a dedicated events instance, say) send them.
+   */
+  dispatch: boolean;
 }
 
 export function readEventsConfig(): EventsConfig {
@@ -46,6 +52,7 @@ export function readEventsConfig(): EventsConfig {
     secretKey: env.WEBHOOK_SECRET_KEY ?? null,
     amqpUrl: env.EVENTS_AMQP_URL ?? null,
     retentionDays: env.EVENTS_RETENTION_DAYS ?? 7,
+    dispatch: env.EVENTS_DISPATCH !== 'false',
   };
 }
 

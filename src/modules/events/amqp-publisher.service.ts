@@ -53,7 +53,8 @@ export class AmqpPublisher implements OnApplicationBootstrap, OnApplicationShutd
     private readonly outboxMetrics: OutboxMetrics,
     config: TypedConfigService,
   ) {
-    this.url = config.getOrThrow('events', { infer: true }).amqpUrl;
+    const { amqpUrl, dispatch } = config.getOrThrow('events', { infer: true });
+    this.url = dispatch ? amqpUrl : null; // EVENTS_DISPATCH=false: another instance publishes
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -65,6 +65,8 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   private stopped = false;
   /** Opened secrets by their sealed form: unsealing (AES-GCM) once per webhook, not once per delivery. */
   private readonly secrets = new Map<string, string>();
+  /** EVENTS_DISPATCH=false: other instances send; this one never polls or claims. */
+  private readonly dispatch: boolean;
 
   constructor(
     private readonly deliveries: WebhooksRepository,
@@ -75,7 +77,9 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
     sequencer: EventSequencer,
     config: TypedConfigService,
   ) {
-    this.schedule = config.getOrThrow('events', { infer: true }).retryScheduleSeconds;
+    const { retryScheduleSeconds, dispatch } = config.getOrThrow('events', { infer: true });
+    this.schedule = retryScheduleSeconds;
+    this.dispatch = dispatch;
     sequencer.onPlaced(() => {
       this.fanOutDue = true;
       this.kick();
@@ -83,6 +87,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
   }
 
   onApplicationBootstrap(): void {
+    if (!this.dispatch) return;
     this.timer = setInterval(() => {
       this.fanOutDue = true;
       this.kick();
@@ -99,7 +104,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnApplicat
 
   /** Takes and sends what is due, as far as free slots allow. */
   kick(): void {
-    this.runs.request();
+    if (this.dispatch) this.runs.request();
   }
 
   private async claimAndSend(): Promise<void> {
