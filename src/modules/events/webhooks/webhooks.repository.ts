@@ -284,16 +284,25 @@ export class WebhooksRepository {
     };
   }
 
-  /** For each product of a delivery, the position of its next PENDING delivery for the webhook. */
+  /**
+   * For each product of a delivery, the position of its next PENDING delivery for the webhook. The first
+   * row past the delivery's in key order: a few index entries, as the delivery is its product's oldest
+   * (MIN() or a join grouped by product read the product's whole backlog on MariaDB, and a hot product
+   * has a thousand deliveries waiting).
+   */
   nextOfEachProduct(webhookId: number, eventPosition: number): Statement<number[]> {
     return {
-      sql: `SELECT MIN(next.event_position) AS position FROM webhook_delivery_keys done
-            JOIN webhook_delivery_keys next ON next.webhook_id = done.webhook_id AND next.product_id = done.product_id
-             AND next.event_position > done.event_position
-            WHERE done.webhook_id = ? AND done.event_position = ?
-            GROUP BY next.product_id`,
+      sql: `SELECT (SELECT next.event_position FROM webhook_delivery_keys next
+                    WHERE next.webhook_id = done.webhook_id AND next.product_id = done.product_id
+                      AND next.event_position > done.event_position
+                    ORDER BY next.event_position LIMIT 1) AS position
+            FROM webhook_delivery_keys done
+            WHERE done.webhook_id = ? AND done.event_position = ?`,
       params: [webhookId, eventPosition],
-      read: (rows) => (rows as { position: string | number }[]).map((r) => Number(r.position)),
+      read: (rows) =>
+        (rows as { position: string | number | null }[])
+          .filter((r) => r.position !== null)
+          .map((r) => Number(r.position)),
     };
   }
 
