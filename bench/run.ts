@@ -456,6 +456,7 @@ async function eventsAttached(
     return Number(/^inventory_events_published_total (\S+)$/m.exec(metrics)?.[1] ?? 0);
   };
   const sides = ['without', 'with', 'dedicated'] as const;
+  const envOf = { without: env, with: withEvents, dedicated: { ...withEvents, EVENTS_DISPATCH: 'false' } };
   const runs = Object.fromEntries(sides.map((side) => [side, [] as EventsSide[]])) as Record<
     (typeof sides)[number],
     EventsSide[]
@@ -469,7 +470,6 @@ async function eventsAttached(
             "UPDATE outbox_cursors SET position = (SELECT COALESCE(MAX(position), 0) FROM events), lease_owner = NULL WHERE name = 'amqp'",
           );
         }
-        const envOf = { without: env, with: withEvents, dedicated: { ...withEvents, EVENTS_DISPATCH: 'false' } };
         const svc = await startServiceProcess(envOf[side]);
         const sender = side === 'dedicated' ? await startServiceProcess(withEvents).catch(stopFirst(svc)) : svc;
         let webhookId: number | undefined;

@@ -6,20 +6,11 @@
 import { createConnection, Connection } from 'mysql2/promise';
 import { MYSQL_TEST_SERVER, testDbType } from './support/test-database';
 import { bearer, startTestApp, TestApp } from './support/test-app';
+import { waitFor } from './support/wait';
 
 const describeMysql = testDbType() === 'mysql' ? describe : describe.skip;
 /** Timers that query on their own: the event sequencer, the webhook worker and the reservation sweep. */
 const BACKGROUND_POLLERS = 3;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `condition` every 50 ms until it holds; fails after `ms`. */
-async function eventually(ms: number, what: string, condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(50);
-  }
-}
 
 /** The service's connections to its database (not this test's own). */
 async function serviceConnections(t: TestApp, side: Connection): Promise<number[]> {
@@ -66,13 +57,17 @@ describeMysql('database pool limits', () => {
         .set(bearer(t.tokens.operator))
         .send({ sku: 'POOL-1', quantity: 1 })
         .then((r) => r);
-      await eventually(3000, 'the stock-out waiting on the row lock', async () => {
-        const [rows] = await side.query(
-          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%FOR UPDATE%' AND ID <> CONNECTION_ID()",
-          [t.database.env.DB_NAME],
-        );
-        return Number((rows as { n: number }[])[0].n) > 0;
-      });
+      await waitFor(
+        'the stock-out waiting on the row lock',
+        async () => {
+          const [rows] = await side.query(
+            "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND INFO LIKE '%FOR UPDATE%' AND ID <> CONNECTION_ID()",
+            [t.database.env.DB_NAME],
+          );
+          return Number((rows as { n: number }[])[0].n) > 0;
+        },
+        3000,
+      );
 
       const busy = await t.http.get('/api/products').set(bearer(t.tokens.viewer));
       expect({ status: busy.status, code: busy.body.code }).toEqual({ status: 503, code: 'SERVICE_UNAVAILABLE' });
@@ -97,11 +92,15 @@ describeMysql('database pool limits', () => {
       await t.http.get('/api/products').set(bearer(t.tokens.viewer)).expect(200);
       const first = await serviceConnections(t, side);
       expect(first.length).toBeGreaterThan(0);
-      await eventually(5000, 'every first connection replaced', async () => {
-        await t.http.get('/api/products').set(bearer(t.tokens.viewer)).expect(200);
-        const now = await serviceConnections(t, side);
-        return now.length > 0 && now.every((id) => !first.includes(id));
-      });
+      await waitFor(
+        'every first connection replaced',
+        async () => {
+          await t.http.get('/api/products').set(bearer(t.tokens.viewer)).expect(200);
+          const now = await serviceConnections(t, side);
+          return now.length > 0 && now.every((id) => !first.includes(id));
+        },
+        5000,
+      );
     });
   });
 
@@ -123,13 +122,17 @@ describeMysql('database pool limits', () => {
           .set(bearer(t.tokens.viewer))
           .then((r) => r.status),
       );
-      await eventually(5000, 'six reads waiting on the table lock', async () => {
-        const [rows] = await side.query(
-          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE '%metadata lock%'",
-          [t.database.env.DB_NAME],
-        );
-        return Number((rows as { n: number }[])[0].n) >= 6;
-      });
+      await waitFor(
+        'six reads waiting on the table lock',
+        async () => {
+          const [rows] = await side.query(
+            "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND STATE LIKE '%metadata lock%'",
+            [t.database.env.DB_NAME],
+          );
+          return Number((rows as { n: number }[])[0].n) >= 6;
+        },
+        5000,
+      );
       await side.query('UNLOCK TABLES');
       expect(await Promise.all(reads)).toEqual([200, 200, 200, 200, 200, 200]);
       const burst = await serviceConnections(t, side);
@@ -137,10 +140,10 @@ describeMysql('database pool limits', () => {
       expect(burst.length).toBeGreaterThan(BACKGROUND_POLLERS);
       // each poller takes a connection every 250–500 ms; on a loaded machine they overlap, so up to three
       // stay in use. Every other connection of the burst is idle and must close.
-      await eventually(
-        10_000,
+      await waitFor(
         'idle connections closed',
         async () => (await serviceConnections(t, side)).length <= BACKGROUND_POLLERS,
+        10_000,
       );
     });
   });

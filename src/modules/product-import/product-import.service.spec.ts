@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RequestContext } from '../../common/decorators/auth.decorators';
 import { ProductsRepository } from '../products/products.repository';
-import { ProductsService } from '../products/products.service';
+import { IdOrder, ProductsService } from '../products/products.service';
 import { StockLevelsRepository } from '../stock/levels/stock-levels.repository';
 import { StockService } from '../stock/stock.service';
 import { WarehousesService } from '../warehouses/warehouses.service';
@@ -54,11 +54,7 @@ describe('ProductImportService: chunks reported in line order', () => {
     const log: string[] = [];
     // as ProductsService.createMany: the transaction starts after `after`; `inserted` once its INSERT ran
     const overlapping = {
-      createMany: async (
-        _: unknown,
-        dtos: { sku: string }[],
-        order: { after: Promise<void>; inserted: () => void },
-      ) => {
+      createMany: async (_: unknown, dtos: { sku: string }[], order: IdOrder) => {
         const chunk = dtos[0].sku.slice(0, 1);
         await order.after;
         await sleep(chunk === 'A' ? 300 : 5); // the products' INSERT (A's slow: B is read meanwhile)

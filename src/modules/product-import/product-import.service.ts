@@ -7,7 +7,7 @@ import { duplicateKey } from '../../database/dialect';
 import { CreateProductDto, UpdateProductDto } from '../products/dto/product.dto';
 import { Product } from '../products/entities/product.entity';
 import { ProductsRepository } from '../products/products.repository';
-import { ProductsService } from '../products/products.service';
+import { IdOrder, ProductsService } from '../products/products.service';
 import { AdjustDto } from '../stock/dto/stock.dto';
 import { StockLevelsRepository } from '../stock/levels/stock-levels.repository';
 import { StockService } from '../stock/stock.service';
@@ -92,12 +92,6 @@ function changesOf(product: Product, wanted: ImportLine['product']): ImportLine[
 interface WrittenChunk {
   written: Plan[];
   refused: Refusal[];
-}
-
-/** The previous chunk's new products inserted (`after`); call `inserted` once this chunk's are. */
-interface IdOrder {
-  after: Promise<void>;
-  inserted: () => void;
 }
 
 /** Awaits `work`; a LineRefused joins `refused` (the import goes on), anything else is thrown. */
@@ -213,7 +207,6 @@ export class ProductImportService {
       }
       if (lines) await applyChunk();
       if (writing) await finishWriting(writing);
-      writing = undefined;
       await counting;
     } catch (error) {
       // nothing left running when the import stops

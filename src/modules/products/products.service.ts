@@ -33,6 +33,12 @@ const productEvent = (
 
 const notFound = (id: number) => ApiError.notFound('Product', { productId: id });
 
+/** For batches that overlap: the batch before has taken its ids (`after`); `inserted` says this one has. */
+export interface IdOrder {
+  after: Promise<void>;
+  inserted: () => void;
+}
+
 @Injectable()
 export class ProductsService {
   /** Product id by lower-cased SKU: a SKU never changes owner, so a found one is kept. */
@@ -61,11 +67,7 @@ export class ProductsService {
    * awaited), and `inserted` is called once the products' INSERT has run (the batch's ids are taken).
    * Only a batch retried after a deadlock takes its ids anew, after those of a batch that overlapped it.
    */
-  async createMany(
-    ctx: RequestContext,
-    dtos: CreateProductDto[],
-    order?: { after: Promise<void>; inserted: () => void },
-  ): Promise<ProductView[]> {
+  async createMany(ctx: RequestContext, dtos: CreateProductDto[], order?: IdOrder): Promise<ProductView[]> {
     await order?.after;
     const now = new Date();
     return this.tx
