@@ -336,7 +336,7 @@ async function coldStarts(): Promise<{ service: number; bare: number; runs: numb
     try {
       runs.push(
         await timeToReady(
-          ['--max-semi-space-size=32', 'dist/src/main.js'],
+          ['--max-semi-space-size=32', 'dist/server.js'],
           {
             DB_TYPE: 'sqlite',
             DB_PATH: join(folder, 'inventory.sqlite'),

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { within } from './wait';
 
-const MAIN = join(process.cwd(), 'dist', 'src', 'main.js');
+/** What `npm start` and the image run: the bundled service (bundle.mjs). */
+const MAIN = join(process.cwd(), 'dist', 'server.js');
 const START_TIMEOUT_MS = 30_000;
 
 export interface ServiceProcess {
