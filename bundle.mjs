@@ -1,7 +1,7 @@
 // `npm run build`, after `nest build`: the service's start (dist/src/main.js and everything it loads) as
 // one file, dist/server.js. NestJS 12's packages are ES modules loaded through require(esm), without
 // V8's code cache on Node 20, and a start resolved and read ~900 files: 1.4–1.6 s of a 2.1–2.5 s cold
-// start went to loading. One file loads in ~0.8 s (`BENCH_ONLY=start npm run bench`).
+// start went to loading. From one file a cold start takes ~1.3 s (`BENCH_ONLY=start npm run bench`).
 import { readFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
@@ -27,6 +27,7 @@ const external = [
   '@nestjs/platform-express',
   '@fastify/multipart',
   '@fastify/view',
+  // @nestjs/mapped-types tries this path and falls back when it fails (class-transformer 0.5 has none)
   'class-transformer/storage',
 ];
 

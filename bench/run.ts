@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import { createPool, Pool, RowDataPacket } from 'mysql2/promise';
-import { startServiceProcess, ServiceProcess } from '../test/support/service-process';
+import { SERVICE_COMMAND, startServiceProcess, ServiceProcess } from '../test/support/service-process';
 import { loginTo } from '../test/support/service-client';
 import { importBench } from './import';
 import {
@@ -336,7 +336,7 @@ async function coldStarts(): Promise<{ service: number; bare: number; runs: numb
     try {
       runs.push(
         await timeToReady(
-          ['--max-semi-space-size=32', 'dist/server.js'],
+          SERVICE_COMMAND,
           {
             DB_TYPE: 'sqlite',
             DB_PATH: join(folder, 'inventory.sqlite'),

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { within } from './wait';
 
-/** What `npm start` and the image run: the bundled service (bundle.mjs). */
+/** What `npm start` and the image run: the bundled service (bundle.mjs), with their Node flags. */
 const MAIN = join(process.cwd(), 'dist', 'server.js');
+export const SERVICE_COMMAND = ['--max-semi-space-size=32', MAIN];
 const START_TIMEOUT_MS = 30_000;
 
 export interface ServiceProcess {
@@ -42,8 +43,7 @@ export async function startServiceProcess(
   const port = await freePort();
   const logFile = join(mkdtempSync(join(tmpdir(), 'inventory-service-')), 'service.log');
   const out = openSync(logFile, 'a');
-  // the same flags as `npm start` and the image
-  const child = spawn(process.execPath, ['--max-semi-space-size=32', ...nodeArgs, MAIN], {
+  const child = spawn(process.execPath, [...nodeArgs, ...SERVICE_COMMAND], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env, PORT: String(port) },
     stdio: ['ignore', out, out],
   });
