@@ -1,11 +1,12 @@
 import { ConfigService } from '@nestjs/config';
 import { AppConfig, appConfig } from './app.config';
 import { AuthConfig, authConfig } from './auth.config';
+import { CacheConfig, cacheConfig } from './cache.config';
 import { DatabaseConfig, databaseConfig } from './database.config';
 import { EventsConfig, eventsConfig } from './events.config';
 import { StockConfig, stockConfig } from './stock.config';
 
-export const configLoaders = [appConfig, databaseConfig, authConfig, eventsConfig, stockConfig];
+export const configLoaders = [appConfig, databaseConfig, authConfig, eventsConfig, stockConfig, cacheConfig];
 
 export interface Config {
   app: AppConfig;
@@ -13,6 +14,7 @@ export interface Config {
   auth: AuthConfig;
   events: EventsConfig;
   stock: StockConfig;
+  cache: CacheConfig;
 }
 
 /**

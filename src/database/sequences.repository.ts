@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { randomInt } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { Dialect, dialectOf, Statement } from './dialect';
 
@@ -11,8 +12,25 @@ import { Dialect, dialectOf, Statement } from './dialect';
 export class SequencesRepository {
   private readonly dialect: Dialect;
 
-  constructor(dataSource: DataSource) {
+  constructor(private readonly dataSource: DataSource) {
     this.dialect = dialectOf(dataSource);
+  }
+
+  /**
+   * A number drawn at random the first time this database is asked for `name`, and the same one ever
+   * after, for every process on it: a name for the database that no two databases share (the read
+   * cache's keys in a Redis several deployments may use). Kept as a counter no one advances.
+   */
+  async drawnOnce(name: string): Promise<number> {
+    await this.dataSource.query(`${this.dialect.insertIgnore} INTO sequences (name, next_value) VALUES (?, ?)`, [
+      name,
+      randomInt(2 ** 47),
+    ]);
+    const rows: { next_value: string | number }[] = await this.dataSource.query(
+      'SELECT next_value FROM sequences WHERE name = ?',
+      [name],
+    );
+    return Number(rows[0].next_value);
   }
 
   /** Locks the counter for the rest of the transaction and reads the next id it hands out. */

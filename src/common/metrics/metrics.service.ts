@@ -117,6 +117,18 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly readCache = new Counter({
+    name: 'inventory_read_cache_requests_total',
+    help: 'Product and level reads through the read cache (CACHE_REDIS_URL), by result: hit, miss, error (Redis unreachable: read from the database)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly readCacheEndFailures = new Counter({
+    name: 'inventory_read_cache_end_failures_total',
+    help: 'Writes whose read-cache mark could not be ended at once (retried; until then their products are read from the database)',
+    registers: [this.registry],
+  });
+
   readonly reconcileMismatches = new Gauge({
     name: 'inventory_reconcile_mismatches',
     help: 'Stock levels the latest reconcile run found inconsistent: on hand against the ledger, reserved against the ACTIVE reservation lines',

@@ -9,6 +9,7 @@ import { AuditRepository } from '../audit/audit.repository';
 import { EventSequencer } from '../events/event-sequencer.service';
 import { EventsRepository } from '../events/events.repository';
 import { isLow, NewEvent, thresholdEvent } from '../events/new-event';
+import { ReadCache } from '../read-cache/read-cache.service';
 import { StockLevelsRepository } from '../stock/levels/stock-levels.repository';
 import { Product } from './entities/product.entity';
 import {
@@ -51,6 +52,7 @@ export class ProductsService {
     private readonly events: EventsRepository,
     private readonly sequencer: EventSequencer,
     private readonly tx: TransactionService,
+    private readonly cache: ReadCache,
   ) {}
 
   async create(ctx: RequestContext, dto: CreateProductDto): Promise<ProductView> {
@@ -140,12 +142,14 @@ export class ProductsService {
     );
   }
 
-  async get(id: number): Promise<ProductDetailView> {
-    const product = await this.products.findActiveById(id);
-    if (!product) throw notFound(id);
-    const stock = await this.levels.byWarehouse(id);
-    const onHand = stock.reduce((sum, level) => sum + level.onHand, 0);
-    return { ...toProductView(product, onHand), stock };
+  get(id: number): Promise<ProductDetailView> {
+    return this.cache.read(id, 'product', async () => {
+      const product = await this.products.findActiveById(id);
+      if (!product) throw notFound(id);
+      const stock = await this.levels.byWarehouse(id);
+      const onHand = stock.reduce((sum, level) => sum + level.onHand, 0);
+      return { ...toProductView(product, onHand), stock };
+    });
   }
 
   /** Updates under the row lock; with If-Match a stale version is refused before anything changes. */
@@ -156,68 +160,72 @@ export class ProductsService {
     ifMatch: string | undefined,
   ): Promise<ProductView> {
     const expected = parseIfMatch(ifMatch);
-    return this.tx
-      .run(async (manager) => {
-        const product = await this.products.lockActiveById(manager, id);
-        if (!product) throw notFound(id);
-        if (expected !== undefined && expected !== 'any' && expected !== product.version) {
-          throw new ApiError('VERSION_MISMATCH', 'The product has changed since that version', {
-            currentVersion: product.version,
-          });
-        }
-        const stock = await this.levels.byWarehouse(id, manager);
-        const onHand = stock.reduce((sum, l) => sum + l.onHand, 0);
-        const changes: Partial<Product> = {};
-        if (dto.name !== undefined) changes.name = dto.name;
-        if (dto.description !== undefined) changes.description = dto.description;
-        if (dto.unit !== undefined) changes.unit = dto.unit;
-        if (dto.reorderPoint !== undefined) changes.reorderPoint = dto.reorderPoint;
-        if (Object.keys(changes).length === 0) return toProductView(product, onHand);
-        changes.version = product.version + 1;
-        changes.updatedAt = new Date();
-        let crossing: NewEvent | null = null;
-        if (changes.reorderPoint !== undefined) {
-          // stock writes lock the product first: none is in flight, the levels are as committed
-          const { onHand: total, reserved } = await this.levels.lockedTotals(manager, id);
-          const available = total - reserved;
-          changes.low = isLow(available, changes.reorderPoint);
-          crossing = thresholdEvent(
-            { productId: id, sku: product.sku, reorderPoint: changes.reorderPoint },
-            { available, reorderPoint: product.reorderPoint },
-            available,
-          );
-        }
-        await this.products.update(manager, id, changes);
-        if (changes.name !== undefined) await this.products.reindexTerms(manager, { ...product, name: changes.name });
-        const before = toProductView(product, onHand);
-        const after = toProductView({ ...product, ...changes }, onHand);
-        await this.audit.append(manager, auditEntry(ctx, 'product.update', 'product', id, before, after));
-        const events = [productEvent('product.updated', { ...after, stock }), ...(crossing ? [crossing] : [])];
-        await this.events.append(manager, events, changes.updatedAt);
-        return after;
-      })
+    return this.cache
+      .writing([id], () =>
+        this.tx.run(async (manager) => {
+          const product = await this.products.lockActiveById(manager, id);
+          if (!product) throw notFound(id);
+          if (expected !== undefined && expected !== 'any' && expected !== product.version) {
+            throw new ApiError('VERSION_MISMATCH', 'The product has changed since that version', {
+              currentVersion: product.version,
+            });
+          }
+          const stock = await this.levels.byWarehouse(id, manager);
+          const onHand = stock.reduce((sum, l) => sum + l.onHand, 0);
+          const changes: Partial<Product> = {};
+          if (dto.name !== undefined) changes.name = dto.name;
+          if (dto.description !== undefined) changes.description = dto.description;
+          if (dto.unit !== undefined) changes.unit = dto.unit;
+          if (dto.reorderPoint !== undefined) changes.reorderPoint = dto.reorderPoint;
+          if (Object.keys(changes).length === 0) return toProductView(product, onHand);
+          changes.version = product.version + 1;
+          changes.updatedAt = new Date();
+          let crossing: NewEvent | null = null;
+          if (changes.reorderPoint !== undefined) {
+            // stock writes lock the product first: none is in flight, the levels are as committed
+            const { onHand: total, reserved } = await this.levels.lockedTotals(manager, id);
+            const available = total - reserved;
+            changes.low = isLow(available, changes.reorderPoint);
+            crossing = thresholdEvent(
+              { productId: id, sku: product.sku, reorderPoint: changes.reorderPoint },
+              { available, reorderPoint: product.reorderPoint },
+              available,
+            );
+          }
+          await this.products.update(manager, id, changes);
+          if (changes.name !== undefined) await this.products.reindexTerms(manager, { ...product, name: changes.name });
+          const before = toProductView(product, onHand);
+          const after = toProductView({ ...product, ...changes }, onHand);
+          await this.audit.append(manager, auditEntry(ctx, 'product.update', 'product', id, before, after));
+          const events = [productEvent('product.updated', { ...after, stock }), ...(crossing ? [crossing] : [])];
+          await this.events.append(manager, events, changes.updatedAt);
+          return after;
+        }),
+      )
       .finally(() => this.sequencer.kick());
   }
 
   /** Archives, never erases: the SKU stays taken and the product's history stays readable. */
   async archive(ctx: RequestContext, id: number): Promise<void> {
-    await this.tx.run(async (manager) => {
-      const product = await this.products.lockActiveById(manager, id);
-      if (!product) throw notFound(id);
-      // reserved stock counts too: an ACTIVE reservation must stay confirmable
-      const { onHand, reserved } = await this.levels.lockedTotals(manager, id);
-      if (onHand > 0 || reserved > 0) {
-        throw new ApiError('PRODUCT_HAS_STOCK', 'The product still has stock', { productId: id, onHand, reserved });
-      }
-      const archivedAt = new Date();
-      await this.products.update(manager, id, { archivedAt, updatedAt: archivedAt });
-      await this.products.removeTerms(manager, id);
-      const before = toProductView(product, 0);
-      await this.audit.append(manager, auditEntry(ctx, 'product.delete', 'product', id, before, null));
-      const stock = await this.levels.byWarehouse(id, manager);
-      const archived = { ...toProductView({ ...product, updatedAt: archivedAt }, 0), stock };
-      await this.events.append(manager, [productEvent('product.archived', archived)], archivedAt);
-    });
+    await this.cache.writing([id], () =>
+      this.tx.run(async (manager) => {
+        const product = await this.products.lockActiveById(manager, id);
+        if (!product) throw notFound(id);
+        // reserved stock counts too: an ACTIVE reservation must stay confirmable
+        const { onHand, reserved } = await this.levels.lockedTotals(manager, id);
+        if (onHand > 0 || reserved > 0) {
+          throw new ApiError('PRODUCT_HAS_STOCK', 'The product still has stock', { productId: id, onHand, reserved });
+        }
+        const archivedAt = new Date();
+        await this.products.update(manager, id, { archivedAt, updatedAt: archivedAt });
+        await this.products.removeTerms(manager, id);
+        const before = toProductView(product, 0);
+        await this.audit.append(manager, auditEntry(ctx, 'product.delete', 'product', id, before, null));
+        const stock = await this.levels.byWarehouse(id, manager);
+        const archived = { ...toProductView({ ...product, updatedAt: archivedAt }, 0), stock };
+        await this.events.append(manager, [productEvent('product.archived', archived)], archivedAt);
+      }),
+    );
     this.sequencer.kick();
   }
 }

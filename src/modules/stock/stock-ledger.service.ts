@@ -14,6 +14,7 @@ import { EventsRepository } from '../events/events.repository';
 import { isLow, NewEvent, thresholdEvent } from '../events/new-event';
 import { ProductsRepository, StockedProduct } from '../products/products.repository';
 import { ProductsService } from '../products/products.service';
+import { ReadCache } from '../read-cache/read-cache.service';
 import { WarehousesService } from '../warehouses/warehouses.service';
 import { GroupCommitQueue } from './group-commit';
 import { Claim, Idempotency, IdempotencyService } from './idempotency.service';
@@ -113,6 +114,7 @@ export class StockLedgerService {
     private readonly idempotency: IdempotencyService,
     private readonly tx: TransactionService,
     private readonly metrics: MetricsService,
+    private readonly cache: ReadCache,
   ) {}
 
   /**
@@ -217,7 +219,11 @@ export class StockLedgerService {
         // READ COMMITTED: the row locks taken in order are the whole guarantee, and without REPEATABLE
         // READ's gap locks two groups adding new levels (an import's opening counts, first stock of new
         // products) no longer deadlock on the gap they both locked while finding the row missing
-        () => this.tx.runInline((tx) => this.commitGroup(tx, group), { readCommitted: true }),
+        () =>
+          this.cache.writing(
+            group.flatMap((p) => p.productIds),
+            () => this.tx.runInline((tx) => this.commitGroup(tx, group), { readCommitted: true }),
+          ),
       );
     } catch (error) {
       if (error instanceof Regroup) {

@@ -5,6 +5,7 @@ import { ProductsModule } from '../products/products.module';
 import { WarehousesModule } from '../warehouses/warehouses.module';
 import { IdempotencyRepository } from './idempotency.repository';
 import { IdempotencyService } from './idempotency.service';
+import { ReadCacheModule } from '../read-cache/read-cache.module';
 import { StockLevelsModule } from './levels/stock-levels.module';
 import { MovementsExport } from './movements-export';
 import { ReconcileSchedule } from './reconcile-schedule.service';
@@ -18,7 +19,7 @@ import { StockRepository } from './stock.repository';
 import { StockService } from './stock.service';
 
 @Module({
-  imports: [AuditModule, EventsModule, ProductsModule, WarehousesModule, StockLevelsModule],
+  imports: [AuditModule, EventsModule, ProductsModule, WarehousesModule, StockLevelsModule, ReadCacheModule],
   controllers: [StockController, ReservationsController],
   providers: [
     StockService,

@@ -6,6 +6,7 @@ import { MetricsService } from '../../common/metrics/metrics.service';
 import { TransactionService } from '../../database/transaction.service';
 import { ProductRef } from '../products/product-ref';
 import { ProductsRepository } from '../products/products.repository';
+import { ReadCache } from '../read-cache/read-cache.service';
 import { WarehousesService } from '../warehouses/warehouses.service';
 import {
   AdjustDto,
@@ -58,6 +59,7 @@ export class StockService {
     private readonly warehouses: WarehousesService,
     private readonly metrics: MetricsService,
     private readonly tx: TransactionService,
+    private readonly cache: ReadCache,
   ) {}
 
   receive(ctx: RequestContext, dto: StockMoveDto, idempotency?: Idempotency) {
@@ -136,7 +138,14 @@ export class StockService {
     );
   }
 
-  async levels(query: LevelsQuery): Promise<Page<LevelView>> {
+  /** A product's levels (productId, no sku) come through the read cache, one entry per page asked for. */
+  levels(query: LevelsQuery): Promise<Page<LevelView>> {
+    if (query.productId === undefined || query.sku !== undefined) return this.readLevels(query);
+    const page = `levels ${query.warehouse ?? ''} ${query.cursor ?? ''} ${pageSize(query)}`;
+    return this.cache.read(query.productId, page, () => this.readLevels(query));
+  }
+
+  private async readLevels(query: LevelsQuery): Promise<Page<LevelView>> {
     const limit = pageSize(query);
     const after = decodeCursorKey(query.cursor, ['p', 'w']);
     const rows = await this.levelRows.list({
