@@ -269,18 +269,28 @@ async function main(): Promise<void> {
       );
     }
     if (!only || only === 'cache') {
-      const cache = await cacheCeiling(svc.url, accessToken, spread, pool);
+      const cache = await readCache(serviceEnv, svc, accessToken, spread, pool);
+      const ratio = (side: { without: Figures; with: Figures }) => (side.with.ops / side.without.ops).toFixed(2);
       console.log(
-        `\nwould a Redis cache in front of reads pay? GET, 64 connections, ${READS_DURATION_S} s each, 10,000 SKUs`,
+        `\nRedis read cache (CACHE_REDIS_URL), GET, 64 connections, 2 × ${READS_DURATION_S} s each side, interleaved, 10,000 SKUs`,
       );
-      console.log(`  GET /api/products/:id        ${fmt(cache.product)}`);
-      console.log(`  GET /api/stock?productId=    ${fmt(cache.levels)}`);
-      console.log(`  GET /api/auth/me (no query)  ${fmt(cache.none)}  (every cost but the database's)`);
+      console.log(`  GET /api/products/:id, without     ${fmt(cache.product.without)}`);
+      console.log(`  GET /api/products/:id, with        ${fmt(cache.product.with)}`);
+      console.log(`  GET /api/stock?productId=, without ${fmt(cache.levels.without)}`);
+      console.log(`  GET /api/stock?productId=, with    ${fmt(cache.levels.with)}`);
+      console.log(`  GET /api/auth/me (reads nothing)   ${fmt(cache.none)}  (every cost but the database's)`);
       console.log(
-        `  a free cache's ceiling      products ${(cache.none.ops / cache.product.ops).toFixed(2)}×, levels ${(cache.none.ops / cache.levels.ops).toFixed(2)}×  (keep one only if ≥ 1.3×)`,
+        `  with ÷ without                     products ${ratio(cache.product)}, levels ${ratio(cache.levels)}  (${(cache.hitRatio * 100).toFixed(1)} % hits; keep it only if ≥ 1.3)`,
       );
       console.log(
-        `  one lookup, sequential      MariaDB by primary key p50 ${cache.sqlUs.toFixed(0)} µs, Redis GET p50 ${cache.redisUs.toFixed(0)} µs`,
+        `  a free cache's ceiling             products ${(cache.none.ops / cache.product.without.ops).toFixed(2)}×, levels ${(cache.none.ops / cache.levels.without.ops).toFixed(2)}×`,
+      );
+      console.log(`  hot stock-out, without             ${fmt(cache.writes.without)}`);
+      console.log(
+        `  hot stock-out, with                ${fmt(cache.writes.with)}  (with ÷ without ${ratio(cache.writes)}: each write marks and ends its products)`,
+      );
+      console.log(
+        `  one lookup, sequential             MariaDB by primary key p50 ${cache.sqlUs.toFixed(0)} µs, Redis GET p50 ${cache.redisUs.toFixed(0)} µs`,
       );
     }
     const reconcile = await fetch(`${svc.url}/api/stock/reconcile`, {
@@ -523,11 +533,17 @@ main().catch((error) => {
 });
 
 /** autocannon GETs of `path()` with a bearer token. */
-async function getLoad(url: string, token: string, path: () => string, duration: number): Promise<Figures> {
+async function getLoad(
+  url: string,
+  token: string,
+  path: () => string,
+  duration: number,
+  amount?: number,
+): Promise<Figures> {
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
-    duration,
+    ...(amount ? { amount } : { duration }),
     headers: { authorization: `Bearer ${token}` },
     requests: [{ setupRequest: (req) => ({ ...req, path: path() }) }],
   });
@@ -535,18 +551,51 @@ async function getLoad(url: string, token: string, path: () => string, duration:
 }
 
 /**
- * The most a cache in front of product and level reads could buy: the two reads beside an authenticated
- * route that reads nothing (the token's user is cached in the process) — the same HTTP, auth, logging and
- * serialization, the database's part at zero, as if a cache answered for free. And what one lookup costs
- * in MariaDB by primary key and in Redis, sequentially on this machine.
+ * The Redis read cache (CACHE_REDIS_URL) measured: product and level reads over the 10,000 SKUs on the
+ * service without it and on a second process with it, interleaved (without, with, twice), the cached side
+ * after one pass over every SKU (so its reads are hits, as in a steady state); beside them an
+ * authenticated route that reads nothing (the token's user is cached in the process) — the same HTTP,
+ * auth, logging and serialization with the database's part at zero, a free cache's ceiling. Then what the
+ * cache costs writes (each marks and ends its products in Redis): the hot stock-out on both, interleaved.
+ * And what one lookup costs in MariaDB by primary key and in Redis, sequentially on this machine.
  */
-async function cacheCeiling(url: string, token: string, pick: () => number, pool: Pool) {
-  await getLoad(url, token, () => `/api/products/${pick()}`, 2); // warm-up
-  const product = await getLoad(url, token, () => `/api/products/${pick()}`, READS_DURATION_S);
-  const levels = await getLoad(url, token, () => `/api/stock?productId=${pick()}`, READS_DURATION_S);
-  const none = await getLoad(url, token, () => '/api/auth/me', READS_DURATION_S);
+async function readCache(
+  env: Record<string, string>,
+  uncached: ServiceProcess,
+  token: string,
+  pick: () => number,
+  pool: Pool,
+) {
+  const cached = await startServiceProcess({ ...env, CACHE_REDIS_URL: REDIS_URL });
   const redis = new Redis(REDIS_URL);
   try {
+    const routes = { product: () => `/api/products/${pick()}`, levels: () => `/api/stock?productId=${pick()}` };
+    const runs: Record<'product' | 'levels', Record<'without' | 'with', Figures[]>> = {
+      product: { without: [], with: [] },
+      levels: { without: [], with: [] },
+    };
+    let id = 0;
+    const everySku = () => `/api/products/${(id++ % SPREAD_SKUS) + 1}`;
+    await getLoad(uncached.url, token, routes.product, 2); // warm-up
+    await getLoad(cached.url, token, everySku, 0, SPREAD_SKUS);
+    id = 0;
+    await getLoad(cached.url, token, () => `/api/stock?productId=${(id++ % SPREAD_SKUS) + 1}`, 0, SPREAD_SKUS);
+    const before = await cacheCounts(cached.url, token);
+    for (let round = 0; round < 2; round++) {
+      for (const route of ['product', 'levels'] as const) {
+        runs[route].without.push(await getLoad(uncached.url, token, routes[route], READS_DURATION_S));
+        runs[route].with.push(await getLoad(cached.url, token, routes[route], READS_DURATION_S));
+      }
+    }
+    const after = await cacheCounts(cached.url, token);
+    const none = await getLoad(uncached.url, token, () => '/api/auth/me', READS_DURATION_S);
+    const hot = () => 1;
+    const writes: Record<'without' | 'with', Figures[]> = { without: [], with: [] };
+    await service(cached.url, token, hot, 3);
+    for (let round = 0; round < 2; round++) {
+      writes.without.push(await service(uncached.url, token, hot, METRICS_DURATION_S));
+      writes.with.push(await service(cached.url, token, hot, METRICS_DURATION_S));
+    }
     const value = JSON.stringify({ id: 1, sku: 'SKU-1', name: 'A product', stock: [{ warehouse: 'MAIN', onHand: 5 }] });
     await redis.set('bench:cache:probe', value);
     const time = async (lookup: () => Promise<unknown>) => {
@@ -564,8 +613,28 @@ async function cacheCeiling(url: string, token: string, pick: () => number, pool
     const sqlUs = await time(() => pool.query('SELECT * FROM products WHERE id = ?', [pick()]));
     const redisUs = await time(() => redis.get('bench:cache:probe'));
     await redis.del('bench:cache:probe');
-    return { product, levels, none, sqlUs, redisUs };
+    const lookups = after.hit + after.miss - before.hit - before.miss;
+    return {
+      product: { without: mean(runs.product.without), with: mean(runs.product.with) },
+      levels: { without: mean(runs.levels.without), with: mean(runs.levels.with) },
+      none,
+      writes: { without: mean(writes.without), with: mean(writes.with) },
+      hitRatio: lookups ? (after.hit - before.hit) / lookups : 0,
+      sqlUs,
+      redisUs,
+    };
   } finally {
     redis.disconnect();
+    await cached.stop();
   }
+}
+
+/** The read cache's hit and miss counters of the service at `url`. */
+async function cacheCounts(url: string, token: string): Promise<{ hit: number; miss: number }> {
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  const read = (result: string) =>
+    Number(
+      new RegExp(`^inventory_read_cache_requests_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0,
+    );
+  return { hit: read('hit'), miss: read('miss') };
 }

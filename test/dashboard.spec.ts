@@ -44,6 +44,7 @@ describe('Grafana dashboard', () => {
       'webhook',
       'reconcile',
       'ready',
+      'cache',
     ]) {
       expect(titles).toContain(topic);
     }
