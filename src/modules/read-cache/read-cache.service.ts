@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError } from '../../common/errors/api-error';
 import { MetricsService } from '../../common/metrics/metrics.service';
@@ -116,7 +117,17 @@ export class ReadCache implements OnModuleInit, OnApplicationShutdown {
     if (!redisUrl) return;
     const { default: Redis } = await import('ioredis');
     const redis = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1000 });
-    redis.on('error', (error: Error) => this.logger.warn({ err: error }, 'Read cache: Redis error'));
+    // once per outage, not once per reconnection attempt
+    let down = false;
+    redis.on('error', (error: Error) => {
+      if (!down)
+        this.logger.warn({ err: error }, 'Read cache: Redis unreachable; reads go to the database, writes are refused');
+      down = true;
+    });
+    redis.on('ready', () => {
+      if (down) this.logger.log('Read cache: Redis reachable again');
+      down = false;
+    });
     redis.defineCommand('readCached', { numberOfKeys: 3, lua: READ });
     redis.defineCommand('fillCached', { numberOfKeys: 3, lua: FILL });
     redis.defineCommand('markWrite', { numberOfKeys: 3, lua: MARK });
@@ -128,10 +139,10 @@ export class ReadCache implements OnModuleInit, OnApplicationShutdown {
     // commands are refused, not queued, while disconnected: the first writes must not meet a connection still opening
     const ready =
       redis.status === 'ready' ||
-      (await Promise.race([
-        new Promise<boolean>((resolve) => redis.once('ready', () => resolve(true))),
-        sleep(CONNECT_WAIT_MS, false),
-      ]));
+      (await once(redis, 'ready', { signal: AbortSignal.timeout(CONNECT_WAIT_MS) }).then(
+        () => true,
+        () => false,
+      ));
     if (!ready) this.logger.warn('Read cache: Redis is not reachable yet; writes are refused until it is');
   }
 
@@ -231,6 +242,10 @@ export class ReadCache implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.redis?.quit().catch(() => undefined);
+    const redis = this.redis;
+    if (!redis) return;
+    // QUIT needs a connection; while reconnecting it would keep the process alive
+    if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+    else redis.disconnect();
   }
 }
