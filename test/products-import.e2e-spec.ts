@@ -26,8 +26,10 @@ describe('import:products', () => {
   let folder: string;
 
   /** Runs the built CLI with stdout a pipe (no terminal); resolves with its exit code and output. */
-  const cli = async (args: string[]) => {
-    const child = execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env, LOG_LEVEL: 'warn' } });
+  const cli = async (args: string[], extraEnv: Record<string, string> = {}) => {
+    const child = execFile(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env, LOG_LEVEL: 'warn', ...extraEnv },
+    });
     child.stdin!.end();
     let stdout = '';
     let stderr = '';
@@ -39,10 +41,11 @@ describe('import:products', () => {
     expect(stdout).not.toContain('\r');
     return { code, stdout, stderr };
   };
-  const importFile = (name: string, text: string, ...flags: string[]) => {
+  const importFile = (name: string, text: string, ...flags: string[]) => importWith({}, name, text, ...flags);
+  const importWith = (extraEnv: Record<string, string>, name: string, text: string, ...flags: string[]) => {
     const path = join(folder, name);
     writeFileSync(path, text);
-    return cli(['import:products', path, ...flags]);
+    return cli(['import:products', path, ...flags], extraEnv);
   };
   /** The summary's count for `label` (`created`, `would create`, `stock counted`, …). */
   const summary = (stdout: string, label: string) => {
@@ -282,6 +285,26 @@ describe('import:products', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/Cannot read .*no-such\.csv: no such file/);
     expect(await rowCounts()).toEqual(before);
+  });
+
+  it('counts through the read cache with CACHE_REDIS_URL; with its Redis unreachable, refuses the count, changes nothing, and exits', async () => {
+    const file = (onHand: number) => `sku,name,warehouse,onHand\nCACHED-1,Cached,MAIN,${onHand}\n`;
+    const level = async () => {
+      const { body } = await api('GET', '/api/stock?sku=CACHED-1');
+      return (body as { items: { onHand: number }[] }).items[0]?.onHand;
+    };
+    const reachable = await importWith({ CACHE_REDIS_URL: 'redis://127.0.0.1:6379' }, 'cached.csv', file(5));
+    expect([reachable.code, summary(reachable.stdout, 'created'), summary(reachable.stdout, 'stock counted')]).toEqual([
+      0, 1, 1,
+    ]);
+    expect(await level()).toBe(5);
+    const unreachable = await importWith({ CACHE_REDIS_URL: 'redis://127.0.0.1:1' }, 'cached.csv', file(8));
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stdout + unreachable.stderr).toContain(
+      'The read cache cannot be reached, so nothing was changed',
+    );
+    expect(await level()).toBe(5);
+    expect(await movementsOf('CACHED-1')).toHaveLength(1);
   });
 
   it('prints plain progress lines when stdout is no terminal', async () => {
