@@ -298,13 +298,18 @@ describe('import:products', () => {
       0, 1, 1,
     ]);
     expect(await level()).toBe(5);
-    const unreachable = await importWith({ CACHE_REDIS_URL: 'redis://127.0.0.1:1' }, 'cached.csv', file(8));
+    const unreachable = await importWith(
+      { CACHE_REDIS_URL: 'redis://127.0.0.1:1' },
+      'cached.csv',
+      `${file(8)}CACHED-2,Not made,MAIN,3\n`,
+    );
     expect(unreachable.code).toBe(1);
     expect(unreachable.stdout + unreachable.stderr).toContain(
       'The read cache cannot be reached, so nothing was changed',
     );
     expect(await level()).toBe(5);
     expect(await movementsOf('CACHED-1')).toHaveLength(1);
+    expect(await products(['CACHED-2'])).toEqual([]);
   });
 
   it('prints plain progress lines when stdout is no terminal', async () => {

@@ -252,6 +252,12 @@ describe('read cache (CACHE_REDIS_URL)', () => {
       expect(refused.headers['retry-after']).toBeDefined();
       expect((await levels(id).expect(200)).body.items[0].onHand).toBe(5);
       await t.http.patch(`/api/products/${id}`).set(manager()).send({ name: 'Not now' }).expect(503);
+      await t.http.post('/api/products').set(manager()).send({ sku: 'RC-NOT-MADE', name: 'Not made' }).expect(503);
+      await t.http
+        .get('/api/products')
+        .query({ sku: 'RC-NOT-MADE' })
+        .set(manager())
+        .expect(200, { items: [], nextCursor: null });
       expect((await product(id).expect(200)).body.name).toBe('Cached RC-DOWN');
       // the other instance reaches Redis: its writes go on, and this one's reads, from the database, show them
       await request(other.url).post('/api/stock/in').set(manager()).send({ productId: id, quantity: 2 }).expect(201);

@@ -71,6 +71,7 @@ export class ProductsService {
    */
   async createMany(ctx: RequestContext, dtos: CreateProductDto[], order?: IdOrder): Promise<ProductView[]> {
     await order?.after;
+    this.cache.assertWritable();
     const now = new Date();
     return this.tx
       .run(async (manager) => {

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError } from '../../common/errors/api-error';
@@ -18,42 +19,57 @@ const END_ATTEMPTS = 5;
 const CONNECT_WAIT_MS = 5000;
 
 // Each product has three keys, in one hash slot ({id}): its cached answers (a hash, a field per kind of
-// read), its writers (a count, present while a write is between its mark and its end) and its generation
-// (bumped by every mark and every end).
+// read); its writers (a sorted set of write tokens, each scored with the time its mark lapses, by Redis's
+// clock); and its generation (a token no other mark, end or read ever used, replaced by every mark and
+// every end). Tokens make every step safe to repeat (a command re-sent after a timeout) and a lost key
+// (Redis restarted, a key evicted) refuses fills rather than allowing them.
 
-/** An answer, or the generation to fill with and whether a fill may be tried at all. */
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/** An answer; or the generation to fill with (made if there is none) and how many writes are marked. */
 const READ = `
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if v then return {1, v} end
-return {0, redis.call('GET', KEYS[3]) or '0', redis.call('EXISTS', KEYS[2])}`;
+local g = redis.call('GET', KEYS[3])
+if not g then
+  g = ARGV[2]
+  redis.call('SET', KEYS[3], g, 'PX', ARGV[3])
+end
+${NOW}
+return {0, g, redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf')}`;
 
-/** Stores an answer only if no write has marked or ended since the read's generation was taken. */
+/** Stores an answer only if no write has marked or ended since the read took its generation, and none is marked now. */
 const FILL = `
-if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[2] then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
+${NOW}
+if redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf') > 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`;
 
-/** Before a write's transaction: drop the answers, count the writer, and make every read in flight unable to fill. */
+/** Before a write's transaction: drop the answers, mark the write, and make every read in flight unable to fill. */
 const MARK = `
+${NOW}
 redis.call('DEL', KEYS[1])
-redis.call('INCR', KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
-redis.call('INCR', KEYS[3])
-redis.call('PEXPIRE', KEYS[3], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
 return 1`;
 
+/** While the write runs: its mark lapses later (and stands again if Redis lost it). */
 const RENEW = `
-if redis.call('PEXPIRE', KEYS[2], ARGV[1]) == 0 then redis.call('SET', KEYS[2], 1, 'PX', ARGV[1]) end
+${NOW}
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1`;
 
-/** After it (committed or not): drop what a read filled meanwhile, uncount the writer, bump the generation. */
+/** After it (committed or not): drop what was stored meanwhile, unmark the write, a new generation. */
 const END = `
 redis.call('DEL', KEYS[1])
-if redis.call('DECR', KEYS[2]) <= 0 then redis.call('DEL', KEYS[2]) end
-redis.call('INCR', KEYS[3])
-redis.call('PEXPIRE', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
 return 1`;
 
 interface CacheCommands {
@@ -62,7 +78,9 @@ interface CacheCommands {
     writers: string,
     generation: string,
     field: string,
-  ): Promise<[1, string] | [0, string, 0 | 1]>;
+    newGeneration: string,
+    generationMs: number,
+  ): Promise<[1, string] | [0, string, number]>;
   fillCached(
     answers: string,
     writers: string,
@@ -76,11 +94,20 @@ interface CacheCommands {
     answers: string,
     writers: string,
     generation: string,
+    write: string,
     markMs: number,
+    newGeneration: string,
     generationMs: number,
   ): Promise<number>;
-  renewWrite(answers: string, writers: string, generation: string, markMs: number): Promise<number>;
-  endWrite(answers: string, writers: string, generation: string, generationMs: number): Promise<number>;
+  renewWrite(answers: string, writers: string, generation: string, write: string, markMs: number): Promise<number>;
+  endWrite(
+    answers: string,
+    writers: string,
+    generation: string,
+    write: string,
+    newGeneration: string,
+    generationMs: number,
+  ): Promise<number>;
 }
 
 type Keys = readonly [answers: string, writers: string, generation: string];
@@ -93,9 +120,9 @@ type Keys = readonly [answers: string, writers: string, generation: string];
  * its transaction (answers dropped, fills refused while the mark stands) and ends the mark after it,
  * before it answers; a read that missed fills only if no mark or end came since it looked (one Lua
  * script each, so the check and the store are one step in Redis). A write whose mark cannot reach Redis
- * is refused before it changes anything (503); an end that cannot reach it is retried, and the mark,
- * still standing, keeps reads on the database until it lapses after the commit. Reads fall back to the
- * database while Redis is unreachable.
+ * is refused before it changes anything (503). An end that cannot reach it is retried for a while; the
+ * mark, still standing, keeps the product's reads on the database until it lapses, after the commit.
+ * Reads fall back to the database while Redis is unreachable.
  */
 @Injectable()
 export class ReadCache implements OnModuleInit, OnApplicationShutdown {
@@ -104,6 +131,10 @@ export class ReadCache implements OnModuleInit, OnApplicationShutdown {
   private ttlMs = 0;
   /** The database's name in Redis: every process on this database, and only they, share its keys. */
   private namespace = '';
+  private readonly processToken = randomBytes(9).toString('base64url');
+  private tokens = 0;
+  /** Writes are being refused: logged once per outage. */
+  private refusing = false;
 
   constructor(
     private readonly config: TypedConfigService,
@@ -116,7 +147,13 @@ export class ReadCache implements OnModuleInit, OnApplicationShutdown {
     const { redisUrl, ttlSeconds } = this.config.getOrThrow('cache', { infer: true });
     if (!redisUrl) return;
     const { default: Redis } = await import('ioredis');
-    const redis = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1000 });
+    const redis = new Redis(redisUrl, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 1000,
+      // a command that timed out has been refused or given up on: never sent again after a reconnection
+      autoResendUnfulfilledCommands: false,
+    });
     // once per outage, not once per reconnection attempt
     let down = false;
     redis.on('error', (error: Error) => {
@@ -125,8 +162,9 @@ export class ReadCache implements OnModuleInit, OnApplicationShutdown {
       down = true;
     });
     redis.on('ready', () => {
-      if (down) this.logger.log('Read cache: Redis reachable again');
+      if (down || this.refusing) this.logger.log('Read cache: Redis reachable again');
       down = false;
+      this.refusing = false;
     });
     redis.defineCommand('readCached', { numberOfKeys: 3, lua: READ });
     redis.defineCommand('fillCached', { numberOfKeys: 3, lua: FILL });
@@ -162,7 +200,7 @@ export class ReadCache implements OnModuleInit, OnApplicationShutdown {
     const keys = this.keysOf(productId);
     let seen: string | null = null;
     try {
-      const found = await redis.readCached(...keys, field);
+      const found = await redis.readCached(...keys, field, this.token(), GENERATION_TTL_MS);
       if (found[0] === 1) {
         this.metrics.readCache.inc({ result: 'hit' });
         return JSON.parse(found[1]) as T;
@@ -190,35 +228,54 @@ export class ReadCache implements OnModuleInit, OnApplicationShutdown {
     if (!redis) return work();
     const ids = [...new Set(productIds)];
     if (!ids.length) return work();
+    const write = this.token();
     try {
-      await this.forEach(ids, (keys, pipeline) => pipeline.markWrite(...keys, WRITE_MARK_MS, GENERATION_TTL_MS));
+      await this.forEach(ids, (keys, pipeline) =>
+        pipeline.markWrite(...keys, write, WRITE_MARK_MS, this.token(), GENERATION_TTL_MS),
+      );
     } catch (error) {
-      this.logger.error({ err: error }, 'Read cache: cannot mark a write; it is refused');
-      throw ApiError.unavailable('The read cache cannot be reached, so nothing was changed; retry shortly');
+      throw this.refused(error);
     }
     const renew = setInterval(() => {
-      this.forEach(ids, (keys, pipeline) => pipeline.renewWrite(...keys, WRITE_MARK_MS)).catch(() => undefined);
+      this.forEach(ids, (keys, pipeline) => pipeline.renewWrite(...keys, write, WRITE_MARK_MS)).catch(() => undefined);
     }, WRITE_MARK_MS / 3);
     renew.unref();
     try {
       return await work();
     } finally {
       clearInterval(renew);
-      await this.end(ids);
+      await this.end(ids, write);
     }
   }
 
-  /** Ends the marks; while Redis refuses, retried in the background (the marks keep reads on the database). */
-  private async end(ids: number[]): Promise<void> {
-    const endOnce = () => this.forEach(ids, (keys, pipeline) => pipeline.endWrite(...keys, GENERATION_TTL_MS));
+  /**
+   * For a write that touches no cached product (a new one): refused like the others while Redis is
+   * unreachable, so that a run of writes (an import: products, then their counts) stops before its first.
+   */
+  assertWritable(): void {
+    if (this.redis && this.redis.status !== 'ready') throw this.refused(new Error(`Redis is ${this.redis.status}`));
+  }
+
+  private refused(error: unknown): ApiError {
+    if (!this.refusing) this.logger.error({ err: error }, 'Read cache: Redis unreachable; writes are refused');
+    this.refusing = true;
+    return ApiError.unavailable('The read cache cannot be reached, so nothing was changed; retry shortly');
+  }
+
+  /**
+   * Ends the write's marks. While Redis refuses, retried for a few seconds in the background; should that
+   * fail too, each mark lapses by itself (and until then keeps its products' reads on the database).
+   */
+  private async end(ids: number[], write: string): Promise<void> {
+    const endOnce = () =>
+      this.forEach(ids, (keys, pipeline) => pipeline.endWrite(...keys, write, this.token(), GENERATION_TTL_MS));
     try {
       await endOnce();
-    } catch (error) {
+    } catch {
       this.metrics.readCacheEndFailures.inc();
-      this.logger.warn({ err: error, productIds: ids }, 'Read cache: cannot end a write mark; retrying');
       void (async () => {
         for (let attempt = 1; attempt < END_ATTEMPTS; attempt++) {
-          await sleep(200 * 2 ** attempt);
+          await sleep(200 * 2 ** attempt, undefined, { ref: false });
           if (
             await endOnce().then(
               () => true,
@@ -227,9 +284,13 @@ export class ReadCache implements OnModuleInit, OnApplicationShutdown {
           )
             return;
         }
-        this.logger.error({ productIds: ids }, 'Read cache: write marks left to lapse');
       })();
     }
+  }
+
+  /** A token no other process, and no other call here, ever makes. */
+  private token(): string {
+    return `${this.processToken}.${(this.tokens++).toString(36)}`;
   }
 
   /** One script per product, pipelined: one round trip, and each script stays inside its product's slot. */

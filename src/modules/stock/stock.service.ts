@@ -141,7 +141,9 @@ export class StockService {
   /** A product's levels (productId, no sku) come through the read cache, one entry per page asked for. */
   levels(query: LevelsQuery): Promise<Page<LevelView>> {
     if (query.productId === undefined || query.sku !== undefined) return this.readLevels(query);
-    const page = `levels ${query.warehouse ?? ''} ${query.cursor ?? ''} ${pageSize(query)}`;
+    // the cursor as decoded: many spellings of one cursor make one entry
+    const after = decodeCursorKey(query.cursor, ['p', 'w']);
+    const page = `levels ${query.warehouse ?? ''} ${after ? `${after.p}.${after.w}` : ''} ${pageSize(query)}`;
     return this.cache.read(query.productId, page, () => this.readLevels(query));
   }
 
