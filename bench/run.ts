@@ -141,12 +141,23 @@ async function reservations(url: string, token: string, pickProduct: () => numbe
 
 /** Stock writes committed so far and the transactions they took (the service's group-commit histogram). */
 async function groupWrites(url: string, token: string): Promise<{ writes: number; transactions: number }> {
-  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
-  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  const read = await metricsOf(url, token);
   return {
     writes: read('inventory_stock_group_writes_sum'),
     transactions: read('inventory_stock_group_writes_count'),
   };
+}
+
+/** The service's /metrics, as a reader of one series' value (`name` or `name{labels}`; 0 when absent). */
+async function metricsOf(url: string, token: string): Promise<(series: string) => number> {
+  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  const values = new Map(
+    text
+      .split('\n')
+      .filter((line) => line && !line.startsWith('#'))
+      .map((line) => [line.slice(0, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1))]),
+  );
+  return (series) => values.get(series) ?? 0;
 }
 
 async function main(): Promise<void> {
@@ -631,10 +642,7 @@ async function readCache(
 
 /** The read cache's hit and miss counters of the service at `url`. */
 async function cacheCounts(url: string, token: string): Promise<{ hit: number; miss: number }> {
-  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
-  const read = (result: string) =>
-    Number(
-      new RegExp(`^inventory_read_cache_requests_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0,
-    );
-  return { hit: read('hit'), miss: read('miss') };
+  const read = await metricsOf(url, token);
+  const counter = 'inventory_read_cache_requests_total';
+  return { hit: read(`${counter}{result="hit"}`), miss: read(`${counter}{result="miss"}`) };
 }

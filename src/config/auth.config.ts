@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { USERNAME_PATTERN, USERNAME_RULE } from '../common/usernames';
 import { readDatabaseConfig } from './database.config';
-import { ConfigError, validateConfig } from './validate-config';
+import { ConfigError, IsRedisUrl, validateConfig } from './validate-config';
 
 const DURATION_PATTERN = /^(\d{1,9})([smhd]?)$/;
 const MIN_SECRET_BYTES = 32;
@@ -21,7 +21,7 @@ class AuthEnv {
   @IsOptional() @Matches(USERNAME_PATTERN, { message: `must be ${USERNAME_RULE}` }) ADMIN_USERNAME?: string;
   @IsOptional() @IsString() @Length(12, 128) ADMIN_PASSWORD?: string;
   @IsOptional() @IsInt() @Min(0) @Max(10_000_000) RATE_LIMIT_PER_MINUTE?: number;
-  @IsOptional() @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' }) REDIS_URL?: string;
+  @IsOptional() @IsRedisUrl() REDIS_URL?: string;
   @IsOptional() @IsInt() @Min(1) @Max(1024) LOGIN_CONCURRENCY?: number;
   /** OWASP's floor for argon2id is 19 MiB with 2 passes; the default is 64 MiB with 3. */
   @IsOptional() @IsInt() @Min(19_456) @Max(1_048_576) PASSWORD_HASH_MEMORY_KIB?: number;

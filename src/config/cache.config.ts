@@ -1,11 +1,9 @@
 import { registerAs } from '@nestjs/config';
-import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
-import { validateConfig } from './validate-config';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsRedisUrl, validateConfig } from './validate-config';
 
 class CacheEnv {
-  @IsOptional()
-  @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
-  CACHE_REDIS_URL?: string;
+  @IsOptional() @IsRedisUrl() CACHE_REDIS_URL?: string;
   @IsOptional()
   @IsInt({ message: 'must be whole seconds from 1 to 86400' })
   @Min(1, { message: 'must be whole seconds from 1 to 86400' })
@@ -19,7 +17,7 @@ export interface CacheConfig {
    * products or stock (each instance, the CLI) must name the same one: its writes invalidate it.
    */
   redisUrl: string | null;
-  /** How long an unread entry may stay, in seconds: a bound on memory, not on staleness (writes invalidate). */
+  /** How long an entry stays after it is stored, in seconds: a bound on memory, not on staleness (writes invalidate). */
   ttlSeconds: number;
 }
 

@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
+import { Matches, validateSync } from 'class-validator';
 import { readFileSync } from 'node:fs';
 
 /** Secrets that may instead come from a file named by `<NAME>_FILE` (Docker and Kubernetes secrets). */
@@ -47,3 +47,6 @@ export function validateConfig<T extends object>(env: NodeJS.ProcessEnv, validat
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
+
+/** A setting that names a Redis server (REDIS_URL, CACHE_REDIS_URL). */
+export const IsRedisUrl = () => Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' });

@@ -133,7 +133,7 @@ export class ReadCache implements OnModuleInit, OnApplicationShutdown {
   private namespace = '';
   private readonly processToken = randomBytes(9).toString('base64url');
   private tokens = 0;
-  /** Writes are being refused: logged once per outage. */
+  /** Writes are being refused (until one is marked again): logged once per outage. */
   private refusing = false;
 
   constructor(
@@ -189,10 +189,6 @@ export class ReadCache implements OnModuleInit, OnApplicationShutdown {
     return [`${product}:a`, `${product}:w`, `${product}:g`];
   }
 
-  get enabled(): boolean {
-    return this.redis !== null;
-  }
-
   /** `load`'s answer for `productId`'s read `field`, from the cache when it holds one. */
   async read<T>(productId: number, field: string, load: () => Promise<T>): Promise<T> {
     const redis = this.redis;
@@ -236,6 +232,7 @@ export class ReadCache implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       throw this.refused(error);
     }
+    this.refusing = false;
     const renew = setInterval(() => {
       this.forEach(ids, (keys, pipeline) => pipeline.renewWrite(...keys, write, WRITE_MARK_MS)).catch(() => undefined);
     }, WRITE_MARK_MS / 3);

@@ -140,16 +140,15 @@ export class StockService {
 
   /** A product's levels (productId, no sku) come through the read cache, one entry per page asked for. */
   levels(query: LevelsQuery): Promise<Page<LevelView>> {
-    if (query.productId === undefined || query.sku !== undefined) return this.readLevels(query);
-    // the cursor as decoded: many spellings of one cursor make one entry
     const after = decodeCursorKey(query.cursor, ['p', 'w']);
+    if (query.productId === undefined || query.sku !== undefined) return this.readLevels(query, after);
+    // keyed by the cursor as decoded: many spellings of one cursor make one entry
     const page = `levels ${query.warehouse ?? ''} ${after ? `${after.p}.${after.w}` : ''} ${pageSize(query)}`;
-    return this.cache.read(query.productId, page, () => this.readLevels(query));
+    return this.cache.read(query.productId, page, () => this.readLevels(query, after));
   }
 
-  private async readLevels(query: LevelsQuery): Promise<Page<LevelView>> {
+  private async readLevels(query: LevelsQuery, after: ReturnType<typeof decodeCursorKey>): Promise<Page<LevelView>> {
     const limit = pageSize(query);
-    const after = decodeCursorKey(query.cursor, ['p', 'w']);
     const rows = await this.levelRows.list({
       ...(await this.filterIds(query)),
       after: after && { productId: after.p, warehouseId: after.w },
